@@ -1,0 +1,366 @@
+"""``proximal check``: the learner's self-check.
+
+The learner's saved notebook is merged with the *source* notebook (tests, hidden ones included,
+always come from ``solutions/``, never from the learner's copy), run in a fresh kernel with a
+per-cell time limit, and scored cell by cell with nbgrader's own rule
+(:func:`nbgrader.utils.determine_grade`). The result is a table per exercise that says what
+went wrong in the learner's terms and which hint to open next.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from autograder import CHECKING_ENV
+from autograder.notebooks import (
+    HINT_REF,
+    CourseError,
+    Exercise,
+    exercises,
+    find_course_root,
+    grade_id,
+    is_answer_cell,
+    is_test_cell,
+    nbgrader_meta,
+    read_notebook,
+)
+
+DEFAULT_CELL_TIMEOUT = 60
+
+
+@dataclass
+class CellResult:
+    grade_id: str
+    exercise: str
+    points: float
+    max_points: float
+    message: str = ""
+
+
+@dataclass
+class ExerciseResult:
+    name: str
+    level: str
+    points: float
+    max_points: float
+    messages: list[str] = field(default_factory=list)
+    attempted: bool = True
+    hints: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.max_points > 0 and self.points >= self.max_points
+
+    def next_hint(self) -> int | None:
+        """The hint the failing assertion names, else the first one; None when there is none."""
+        if self.passed or not self.hints:
+            return None
+        for message in self.messages:
+            match = HINT_REF.search(message)
+            if match:
+                return int(match.group(1))
+        return 1
+
+
+@dataclass
+class CheckReport:
+    notebook: Path
+    exercises: list[ExerciseResult]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def points(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+    @property
+    def max_points(self) -> float:
+        return sum(e.max_points for e in self.exercises)
+
+    @property
+    def all_passed(self) -> bool:
+        return all(e.passed for e in self.exercises)
+
+
+# ---------------------------------------------------------------- merging
+
+
+def source_for(notebook: Path, root: Path) -> Path:
+    """The nbgrader source of a learner's notebook: ``solutions/<module folder>/<same file name>``."""
+    source = root / "solutions" / notebook.parent.name / notebook.name
+    if not source.is_file():
+        raise CourseError(
+            f"{notebook.name} is not a course exercise notebook: there is no {source.relative_to(root)}. "
+            "Check a notebook inside a module folder, e.g. exercises/01-asyncio/asyncio-exercises.ipynb."
+        )
+    return source
+
+
+def merge(learner: NotebookNode, source: NotebookNode, stub: NotebookNode | None = None) -> tuple[NotebookNode, list[str]]:
+    """The notebook to run: the learner's cells, with every graded cell taken from the source.
+
+    Answer cells keep the learner's code under the source's metadata; test cells are replaced
+    by the source's (visible and hidden tests); graded cells the learner deleted come back (test
+    cells from the source, answer cells from ``stub``, the released version); cells with unknown
+    or duplicated grade ids lose their grading metadata. Returns the notebook and what was repaired.
+    """
+    source_cells = {grade_id(c): c for c in source.cells if grade_id(c)}
+    stub_cells = {grade_id(c): c for c in (stub.cells if stub else []) if grade_id(c)}
+    merged = copy.deepcopy(source)
+    merged.cells = []
+    seen: set[str] = set()
+    notes: list[str] = []
+    for cell in learner.cells:
+        cid = grade_id(cell)
+        if cid is None and "nbgrader" not in cell.get("metadata", {}):
+            merged.cells.append(copy.deepcopy(cell))
+            continue
+        if cid not in source_cells or cid in seen:
+            notes.append(f"ignored grading metadata on a cell with {'a duplicate' if cid in seen else 'an unknown'} id {cid!r}")
+            plain = copy.deepcopy(cell)
+            plain.metadata.pop("nbgrader", None)
+            merged.cells.append(plain)
+            continue
+        seen.add(cid)
+        original = copy.deepcopy(source_cells[cid])
+        if is_answer_cell(original) and cell.get("cell_type") == original.cell_type:
+            original.source = cell.get("source", "")
+        elif not is_answer_cell(original) and cell.get("source") != original.source and is_test_cell(original):
+            if _strip_hidden(original.source) != cell.get("source"):
+                notes.append(f"restored the test cell {cid!r}, which had been edited")
+        merged.cells.append(original)
+    # graded cells the learner deleted: put them back right after their predecessor in the source
+    order = [grade_id(c) for c in source.cells if grade_id(c)]
+    for position, cid in enumerate(order):
+        if cid in seen:
+            continue
+        replacement = copy.deepcopy(stub_cells.get(cid, source_cells[cid]) if is_answer_cell(source_cells[cid]) else source_cells[cid])
+        notes.append(f"put back the deleted cell {cid!r}")
+        anchor = next((order[p] for p in range(position - 1, -1, -1) if order[p] in seen), None)
+        index = 0 if anchor is None else 1 + next(i for i, c in enumerate(merged.cells) if grade_id(c) == anchor)
+        merged.cells.insert(index, replacement)
+        seen.add(cid)
+    for cell in merged.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return merged, notes
+
+
+def _strip_hidden(text: str) -> str:
+    out, hidden = [], False
+    for line in text.splitlines(keepends=True):
+        if "### BEGIN HIDDEN TESTS" in line:
+            hidden = True
+        elif "### END HIDDEN TESTS" in line:
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "".join(out).rstrip("\n")
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class Execution:
+    notebook: NotebookNode
+    executed: set[int]
+    died_at: int | None = None
+
+
+def execute(nb: NotebookNode, cwd: Path, timeout: int = DEFAULT_CELL_TIMEOUT) -> Execution:
+    """Run ``nb`` in a fresh kernel in ``cwd``; errors never stop the run, a dead kernel ends it."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    executed: set[int] = set()
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={
+            "ename": "CellTimeoutError",
+            "evalue": f"the cell was still running after {timeout} s and was stopped",
+            "traceback": [f"CellTimeoutError: the cell was still running after {timeout} s and was stopped"],
+        },
+        record_timing=False,
+        # the kernel's own log (e.g. its TCP transport warning) is noise to a learner
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        resources={"metadata": {"path": str(cwd)}},
+        on_cell_executed=lambda cell, cell_index, execute_reply: executed.add(cell_index),
+    )
+    env = {**os.environ, CHECKING_ENV: "1"}
+    died_at = None
+    try:
+        client.execute(env=env)
+    except DeadKernelError:
+        died_at = max(executed, default=-1) + 1
+    except RuntimeError as exc:  # nbclient's own wrapper around a kernel that never started
+        raise CourseError(f"Could not start a Python kernel: {exc}") from exc
+    return Execution(nb, executed, died_at)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def score(run: Execution, source: NotebookNode) -> list[CellResult]:
+    """nbgrader's score for every test cell; a cell that never ran scores nothing."""
+    from nbgrader.utils import determine_grade
+
+    results: list[CellResult] = []
+    for index, cell in enumerate(run.notebook.cells):
+        if not is_test_cell(cell):
+            continue
+        meta = nbgrader_meta(cell)
+        exercise = cell.metadata.get("proximal", {}).get("exercise", grade_id(cell))
+        max_points = float(meta.get("points", 0))
+        if index not in run.executed:
+            why = "did not run: the kernel died earlier (exit(), os._exit, a crash or running out of memory)"
+            results.append(CellResult(grade_id(cell), exercise, 0.0, max_points, why))
+            continue
+        points, _ = determine_grade(cell)
+        results.append(CellResult(grade_id(cell), exercise, float(points or 0), max_points, _failure(cell)))
+    return results
+
+
+def _failure(cell: NotebookNode) -> str:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            name, value = output.get("ename", "Error"), str(output.get("evalue", "")).strip()
+            if name == "NotImplementedError":
+                return "not attempted yet (the answer still raises NotImplementedError)"
+            if name == "AssertionError" and value:
+                return value
+            return f"{name}: {value}" if value else name
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            return "the test printed to stderr: " + "".join(output.get("text", ""))[:200].strip()
+    return ""
+
+
+def summarise(cells: list[CellResult], source: NotebookNode) -> list[ExerciseResult]:
+    by_name = exercises(source)
+    results: dict[str, ExerciseResult] = {}
+    for name, spec in by_name.items():
+        if spec.test_ids:
+            results[name] = ExerciseResult(name, spec.level, 0.0, 0.0, hints=len(spec.hints))
+    for cell in cells:
+        spec = by_name.get(cell.exercise, Exercise(cell.exercise))
+        result = results.setdefault(cell.exercise, ExerciseResult(cell.exercise, spec.level, 0.0, 0.0))
+        result.points += cell.points
+        result.max_points += cell.max_points
+        if cell.message:
+            result.messages.append(cell.message)
+            if cell.message.startswith("not attempted"):
+                result.attempted = False
+    return list(results.values())
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run_check(notebook: str | os.PathLike[str], timeout: int = DEFAULT_CELL_TIMEOUT) -> CheckReport:
+    """Check a learner's saved notebook against the full tests. Raises :class:`CourseError` for bad input."""
+    path = Path(notebook).resolve()
+    root = find_course_root(path.parent)
+    source_path = source_for(path, root)
+    learner = read_notebook(path)
+    source = read_notebook(source_path)
+    stub_path = root / "exercises" / path.parent.name / path.name
+    stub = read_notebook(stub_path) if stub_path.is_file() else None
+    merged, notes = merge(learner, source, stub)
+    run = execute(merged, path.parent, timeout)
+    problems = list(notes)
+    if run.died_at is not None:
+        problems.append("the kernel died while running the notebook; the tests after that point did not run")
+    return CheckReport(path, summarise(score(run, source), source), problems)
+
+
+LEVEL_NAMES = {"warmup": "warm-up", "core": "core", "stretch": "stretch"}
+
+
+def render(report: CheckReport) -> str:
+    """The table the learner sees."""
+    rows = [("Exercise", "Level", "Points", "Result")]
+    advice: list[str] = []
+    for ex in report.exercises:
+        if ex.passed:
+            result = "passed"
+        elif not ex.attempted:
+            result = "not attempted yet"
+        else:
+            result = "FAILED: " + (ex.messages[0] if ex.messages else "a test failed")
+        rows.append((ex.name, LEVEL_NAMES.get(ex.level, ex.level), f"{_fmt(ex.points)}/{_fmt(ex.max_points)}", result))
+        hint = ex.next_hint()
+        if hint is not None and ex.attempted:
+            advice.append(f"  {ex.name}: open Hint {hint} below the exercise.")
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"Checked {report.notebook.name}"]
+    for i, row in enumerate(rows):
+        text = "  ".join(col.ljust(widths[j]) for j, col in enumerate(row[:3]))
+        mark = "" if i == 0 else ("✓ " if row[3] == "passed" else "✗ ")
+        lines.append(f"{text}  {mark}{_clip(row[3], 160)}")
+        if i == 0:
+            lines.append("-" * (sum(widths) + 6 + 40))
+    lines.append(f"Total: {_fmt(report.points)}/{_fmt(report.max_points)} points")
+    for problem in report.problems:
+        lines.append(f"Note: {problem}")
+    if advice:
+        lines.append("Next hints to open:")
+        lines.extend(advice)
+    todo = next((e for e in report.exercises if not e.passed), None)
+    if todo is None:
+        lines.append("Everything passes. Well done: on to the next module!")
+    else:
+        lines.append(f"Next step: work on '{todo.name}' ({LEVEL_NAMES.get(todo.level, todo.level)}).")
+    return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def check_in_notebook(notebook: str | None = None) -> None:
+    """Run ``proximal check`` on the saved notebook in a separate process and print the table."""
+    path = notebook or _current_notebook()
+    if path is None:
+        print("Could not tell which notebook this is. Run: check('your-notebook.ipynb')")
+        return
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", "check", str(path)], capture_output=True, text=True, check=False
+    )
+    print(completed.stdout, end="")
+    if completed.returncode not in (0, 1):
+        print(completed.stderr, end="")
+
+
+def _current_notebook() -> str | None:
+    """The notebook this kernel belongs to: Jupyter tells the kernel through ``JPY_SESSION_NAME``."""
+    names = [os.environ.get("JPY_SESSION_NAME")]
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        names.append(shell.user_ns.get("__session__") if shell else None)
+    except ImportError:
+        pass
+    for name in names:
+        if isinstance(name, str) and name.endswith(".ipynb"):
+            # Jupyter may give a path relative to the server's root; the kernel runs in the notebook's folder
+            for candidate in (Path(name), Path(Path(name).name)):
+                if candidate.is_file():
+                    return str(candidate.resolve())
+    return None

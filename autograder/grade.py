@@ -1,0 +1,367 @@
+"""``proximal grade``: autograde a class with nbgrader, several submissions at once, safely.
+
+nbgrader does the grading (``autograde``, ``generate_feedback``, the CSV export); this module
+adds what it lacks for a batch:
+
+* **parallel**: each submission is graded by a worker process in a private scratch course
+  (a copy of the assignment's source, the student's notebooks, a snapshot of the gradebook);
+* **transactional**: the main process then copies that student's automatic scores into the real
+  gradebook in one transaction and swaps in the autograded/feedback folders; a batch killed
+  half-way and run again ends in the same gradebook, and manual grades are never touched;
+* **bad input**: every submission is checked first (readable JSON, nbformat 4, UTF-8, the expected
+  notebook names); what is wrong becomes a per-student reason and the batch goes on;
+* **isolated**: the kernel that runs student code is started through :mod:`autograder.sandbox`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import multiprocessing
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder.nbgrader_env import course_config, nbgrader_api
+from autograder.notebooks import CourseError, write_notebook
+
+
+@dataclass
+class StudentResult:
+    student: str
+    graded: bool
+    score: float = 0.0
+    max_score: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchReport:
+    assignment: str
+    results: list[StudentResult]
+    csv_path: Path
+    seconds: float
+    protections: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WorkerOutcome:
+    student: str
+    private_root: str
+    autograded: bool
+    notes: list[str]
+
+
+# ---------------------------------------------------------------- checking a submission
+
+
+def expected_notebooks(root: Path, assignment: str) -> list[str]:
+    return sorted(p.name for p in (root / "solutions" / assignment).glob("*.ipynb"))
+
+
+def prepare_submission(submitted: Path, dest: Path, expected: list[str]) -> list[str]:
+    """Copy the gradable part of a submission into ``dest``; return what was wrong with it.
+
+    Only the notebooks the assignment expects are copied (a stray ``numpy.py`` could shadow a
+    library; source files are restored by nbgrader anyway). A notebook that cannot be read is left
+    out, so nbgrader scores it as missing (zero) instead of failing the whole student.
+    """
+    notes: list[str] = []
+    dest.mkdir(parents=True, exist_ok=True)
+    present = sorted(p.name for p in submitted.iterdir()) if submitted.is_dir() else []
+    if not present:
+        notes.append("empty submission: no files were handed in")
+    for name in expected:
+        path = submitted / name
+        if not path.is_file():
+            others = [p for p in present if p.endswith(".ipynb")]
+            hint = f" (found {', '.join(others)}: renamed?)" if others else ""
+            notes.append(f"{name} is missing{hint}; it scores 0")
+            continue
+        problem = _repair_notebook(path, dest / name)
+        if problem:
+            notes.append(f"{name}: {problem}")
+    for name in present:
+        if name not in expected and name != "timestamp.txt":
+            notes.append(f"ignored extra file {name}")
+    if (submitted / "timestamp.txt").is_file():
+        shutil.copy(submitted / "timestamp.txt", dest / "timestamp.txt")
+    return notes
+
+
+def _repair_notebook(path: Path, dest: Path) -> str | None:
+    """Write a gradable copy of ``path`` to ``dest``; return a reason when it could not be graded or was repaired."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte {exc.start}); it scores 0"
+    try:
+        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+    except Exception as exc:  # nbformat raises JSON, validation and version errors alike
+        return f"not a readable notebook ({exc.__class__.__name__}: {str(exc)[:120]}); it scores 0"
+    if nb.get("nbformat") != 4:
+        return f"nbformat version {nb.get('nbformat')} (the course uses 4); it scores 0"
+    nb = nbformat.v4.upgrade(nb) if nb.get("nbformat_minor", 0) < 5 else nb
+    note = None
+    ids = [cell.get("id") for cell in nb.cells]
+    if len(set(ids)) != len(ids) or None in ids:
+        for index, cell in enumerate(nb.cells):
+            cell["id"] = f"cell-{index}"
+        note = "duplicate cell ids were renumbered"
+    write_notebook(nb, dest)
+    return note
+
+
+# ---------------------------------------------------------------- the worker
+
+
+def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str, feedback: bool) -> WorkerOutcome:
+    """Autograde one student in a private scratch course (runs in a worker process)."""
+    from autograder import sandbox
+
+    _quiet_worker(Path(work))
+    root_path, private = Path(root), Path(work) / student
+    if private.exists():
+        shutil.rmtree(private)
+    (private / "solutions").mkdir(parents=True)
+    shutil.copy(root_path / "nbgrader_config.py", private / "nbgrader_config.py")
+    shutil.copytree(root_path / "solutions" / assignment, private / "solutions" / assignment)
+    shutil.copy(snapshot, private / "gradebook.db")
+    notes = prepare_submission(
+        root_path / "submitted" / student / assignment,
+        private / "submitted" / student / assignment,
+        expected_notebooks(root_path, assignment),
+    )
+    if not any((private / "submitted" / student / assignment).glob("*.ipynb")):
+        return WorkerOutcome(student, str(private), False, notes + ["nothing gradable was handed in"])
+    config = course_config(private, CourseDirectory={"db_url": f"sqlite:///{private / 'gradebook.db'}"})
+    sandbox.configure(config, private)
+    api = nbgrader_api(config)
+    result = api.autograde(assignment, student, force=True, create=True)
+    ok = bool(result["success"])
+    if not ok:
+        notes.append("autograding failed: " + _last_error(result))
+    elif feedback:
+        fb = api.generate_feedback(assignment, student, force=True)
+        if not fb["success"]:
+            notes.append("feedback could not be generated: " + _last_error(fb))
+    return WorkerOutcome(student, str(private), ok, notes)
+
+
+def _quiet_worker(work: Path) -> None:
+    """Send this worker's stderr (and its kernels': they inherit it) to a log file, not over the progress bar."""
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy chatter from inside nbgrader
+    log = work / f"worker-{os.getpid()}.log"
+    if not log.exists():
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+def _last_error(result: dict) -> str:
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lines = [line.strip() for line in text.splitlines() if "Error" in line or "error" in line]
+    return lines[-1][:300] if lines else "unknown error"
+
+
+# ---------------------------------------------------------------- merging into the real gradebook
+
+
+def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -> StudentResult:
+    """Make one student's grading permanent: folders first, then one gradebook transaction."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    private = Path(outcome.private_root)
+    for kind in ("autograded", "feedback"):
+        built = private / kind / outcome.student / assignment
+        final = root / kind / outcome.student / assignment
+        if built.is_dir():
+            staged = final.with_name(f".{final.name}.new")
+            if staged.exists():
+                shutil.rmtree(staged)
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(built, staged)
+            if final.exists():
+                shutil.rmtree(final)
+            staged.rename(final)
+
+    db_url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
+    with warnings.catch_warnings(), Gradebook(db_url, course_id) as main:
+        # nbgrader's add_submission makes SQLAlchemy warn about autoflush; harmless, and noise here
+        warnings.simplefilter("ignore")
+        main.update_or_create_student(outcome.student)
+        assignment_row = main.find_assignment(assignment)
+        if outcome.autograded:
+            with Gradebook(f"sqlite:///{private / 'gradebook.db'}", course_id) as mine:
+                submission = mine.find_submission(assignment, outcome.student)
+                timestamp = submission.timestamp
+                scores = {
+                    (nb.name, g.name): (g.auto_score, g.needs_manual_grade)
+                    for nb in submission.notebooks for g in nb.grades
+                }
+                comments = {(nb.name, c.name): c.auto_comment for nb in submission.notebooks for c in nb.comments}
+                penalties = {nb.name: nb.late_submission_penalty for nb in submission.notebooks}
+        else:  # nothing gradable: every automatic score is 0, manual grading stays possible
+            timestamp, comments, penalties = None, {}, {}
+            scores = {
+                (nb.name, cell.name): (0.0, False)
+                for nb in assignment_row.notebooks for cell in nb.grade_cells
+            }
+        try:
+            existing = main.find_submission(assignment, outcome.student)
+        except MissingEntry:
+            existing = main.add_submission(assignment, outcome.student, timestamp=timestamp)
+        if timestamp is not None:
+            existing.timestamp = timestamp
+        # every change below is flushed by the single commit at the end: all or nothing
+        for nb in existing.notebooks:
+            if nb.name in penalties:
+                nb.late_submission_penalty = penalties[nb.name]
+            for g in nb.grades:
+                if (nb.name, g.name) in scores:
+                    g.auto_score, g.needs_manual_grade = scores[(nb.name, g.name)]
+            for c in nb.comments:
+                if (nb.name, c.name) in comments:
+                    c.auto_comment = comments[(nb.name, c.name)]
+        main.db.commit()
+        submission = main.find_submission(assignment, outcome.student)
+        result = StudentResult(outcome.student, outcome.autograded, float(submission.score),
+                               float(submission.max_score), list(outcome.notes))
+    shutil.rmtree(private, ignore_errors=True)
+    return result
+
+
+# ---------------------------------------------------------------- the batch
+
+
+def ensure_assignment(root: Path, config, assignment: str) -> None:
+    """Record the assignment's source cells and checksums in the gradebook (nbgrader's generate_assignment).
+
+    The release goes to a scratch folder: the committed ``exercises/`` is ``proximal release``'s job.
+    """
+    with tempfile.TemporaryDirectory(prefix="proximal-gen-") as scratch:
+        gen_config = course_config(root, CourseDirectory={
+            "db_url": config.CourseDirectory.db_url, "release_directory": str(Path(scratch) / "release")})
+        result = nbgrader_api(gen_config).generate_assignment(assignment, force=True, create=True)
+    if not result["success"]:
+        raise CourseError(f"nbgrader could not register {assignment}: {_last_error(result)}")
+
+
+def submitted_students(root: Path, assignment: str) -> list[str]:
+    base = root / "submitted"
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())
+
+
+def grade(
+    root: Path,
+    assignment: str,
+    jobs: int | None = None,
+    students: list[str] | None = None,
+    csv_path: Path | None = None,
+    feedback: bool = True,
+    progress: bool = True,
+) -> BatchReport:
+    """Autograde every submission of ``assignment`` (or only ``students``), then export the CSV."""
+    from autograder import sandbox
+
+    started = time.perf_counter()
+    root = root.resolve()
+    if not (root / "solutions" / assignment).is_dir():
+        raise CourseError(f"No assignment '{assignment}' in {root / 'solutions'}.")
+    config = course_config(root)
+    if not config.CourseDirectory.get("db_url"):
+        config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    ensure_assignment(root, config, assignment)
+    names = students or submitted_students(root, assignment)
+    missing = [s for s in names if not (root / "submitted" / s / assignment).is_dir()]
+    if missing:
+        raise CourseError(f"No submission folder for {', '.join(missing)} under submitted/<student>/{assignment}/.")
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names) or 1))
+
+    results: list[StudentResult] = []
+    with tempfile.TemporaryDirectory(prefix="proximal-grade-") as work:
+        snapshot = Path(work) / "gradebook-snapshot.db"
+        _snapshot_db(config.CourseDirectory.db_url, snapshot)
+        bar = _progress(len(names), f"Grading {assignment}", progress)
+        # spawn: workers must not inherit the main process's open gradebook connections
+        with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pending = {
+                pool.submit(grade_one, str(root), assignment, s, str(snapshot), work, feedback): s for s in names
+            }
+            for done in futures.as_completed(pending):
+                student = pending[done]
+                try:
+                    outcome = done.result()
+                except Exception as exc:  # our own failure, not the student's: keep any earlier grade
+                    results.append(StudentResult(student, False, notes=[f"not graded (grader error: {exc!r}); earlier grade kept"]))
+                else:
+                    results.append(merge_outcome(root, config, assignment, outcome))
+                bar.update(1)
+        bar.close()
+
+    csv_path = csv_path or root / "grades.csv"
+    export_csv(config, csv_path)
+    results.sort(key=lambda r: r.student)
+    return BatchReport(assignment, results, csv_path, time.perf_counter() - started, sandbox.protections())
+
+
+def _snapshot_db(db_url: str, dest: Path) -> None:
+    """A consistent copy of the gradebook for the workers (sqlite's online backup)."""
+    source = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    try:
+        target = sqlite3.connect(dest)
+        with target:
+            source.backup(target)
+        target.close()
+    finally:
+        source.close()
+
+
+def export_csv(config, csv_path: Path) -> None:
+    """nbgrader's own CSV export of the whole gradebook, written atomically."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    tmp = csv_path.with_name(f".{csv_path.name}.tmp")
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
+        CsvExportPlugin(to=str(tmp)).export(gb)
+    os.replace(tmp, csv_path)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="submission")
+
+
+def render_report(report: BatchReport) -> str:
+    width = max([len(r.student) for r in report.results] + [7])
+    lines = [f"Graded {report.assignment}: {len(report.results)} submission(s) in {report.seconds:.1f} s", ""]
+    lines.append(f"{'student'.ljust(width)}  score     notes")
+    for r in report.results:
+        score = f"{r.score:g}/{r.max_score:g}" if r.graded or r.max_score else "-"
+        lines.append(f"{r.student.ljust(width)}  {score.ljust(8)}  {'; '.join(r.notes) or 'ok'}")
+    lines.append("")
+    lines.append(f"Grades: {report.csv_path}")
+    if report.protections:
+        lines.append("Sandbox: " + "; ".join(report.protections))
+    return "\n".join(lines)

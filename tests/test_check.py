@@ -1,0 +1,111 @@
+"""The learner's self-check (`proximal check`) on the demo course."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.check import render, run_check
+from autograder.cli import main
+
+NB = "demo-exercises.ipynb"
+CORRECT = {
+    "double": "def double(x):\n    return x * 2\n",
+    "add_all": "def add_all(xs):\n    return sum(xs)\n",
+    "fib": "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n",
+}
+
+
+def learner_copy(course: Path, variant, **changes) -> Path:
+    """A learner's copy of the released notebook, in a module folder as the check expects."""
+    return variant(course / "exercises" / "00-demo" / NB, course / "workspace" / "00-demo" / NB, **changes)
+
+
+def by_name(report):
+    return {e.name: e for e in report.exercises}
+
+
+def test_correct_notebook_scores_full_marks(demo_course, variant):
+    """Does a fully correct notebook pass every exercise, hidden tests included?"""
+    report = run_check(learner_copy(demo_course, variant, answers=CORRECT))
+    assert report.all_passed
+    assert (report.points, report.max_points) == (6, 6)
+    assert "Everything passes" in render(report)
+
+
+def test_untouched_release_scores_zero_and_says_not_attempted(demo_course):
+    """Does the unmodified student notebook score zero, reported as 'not attempted'?"""
+    report = run_check(demo_course / "exercises" / "00-demo" / NB)
+    assert report.points == 0 and report.max_points == 6
+    assert all(not e.attempted for e in report.exercises)
+    assert "Next step: work on 'double' (warm-up)" in render(report)
+
+
+def test_wrong_answer_names_the_failing_assertion_and_the_hint(demo_course, variant):
+    """Does a wrong answer show the assertion's message and point to the hint it names?"""
+    answers = {**CORRECT, "add_all": "def add_all(xs):\n    return 0\n"}
+    report = run_check(learner_copy(demo_course, variant, answers=answers))
+    add_all = by_name(report)["add_all"]
+    assert add_all.points == 0 and add_all.max_points == 2
+    assert "add_all([1, 2, 3]) returned 0, expected 6" in add_all.messages[0]
+    assert add_all.next_hint() == 2
+    table = render(report)
+    assert "add_all: open Hint 2" in table
+    assert by_name(report)["double"].passed and by_name(report)["fib"].passed
+
+
+def test_hidden_tests_come_from_the_source(demo_course, variant):
+    """Does an answer that passes only the visible tests lose the points of the hidden ones?"""
+    answers = {**CORRECT, "fib": "def fib(n):\n    return [0, 1, 1, 2, 3, 5][n]\n"}
+    report = run_check(learner_copy(demo_course, variant, answers=answers))
+    assert by_name(report)["fib"].points == 0
+
+
+def test_system_exit_fails_only_its_exercise(demo_course, variant):
+    """Does `raise SystemExit` in one answer cost that exercise and nothing else?"""
+    answers = {**CORRECT, "double": "raise SystemExit\n"}
+    report = run_check(learner_copy(demo_course, variant, answers=answers))
+    scores = {name: e.points for name, e in by_name(report).items()}
+    assert scores == {"double": 0, "add_all": 2, "fib": 3}
+
+
+def test_kernel_death_scores_later_tests_zero(demo_course, variant):
+    """When the kernel dies (os._exit), do the tests that never ran score zero instead of full marks?"""
+    answers = {**CORRECT, "add_all": "import os\nos._exit(3)\n"}
+    report = run_check(learner_copy(demo_course, variant, answers=answers))
+    scores = {name: e.points for name, e in by_name(report).items()}
+    assert scores == {"double": 1, "add_all": 0, "fib": 0}
+    assert any("kernel died" in p for p in report.problems)
+
+
+def test_edited_and_deleted_tests_are_restored(demo_course, variant):
+    """Do emptied or deleted test cells come back from the source instead of passing for free?"""
+    nb = learner_copy(demo_course, variant, answers={"double": "def double(x):\n    return 0\n"},
+                      edit={"double_tests": "pass"}, drop=("add_all_tests", "fib_tests"))
+    report = run_check(nb)
+    scores = {name: e.points for name, e in by_name(report).items()}
+    assert scores == {"double": 0, "add_all": 0, "fib": 0}
+    assert any("double_tests" in p for p in report.problems)
+
+
+def test_cli_exit_codes(demo_course, variant, capsys):
+    """Does `proximal check` exit 0 when all pass, 1 when some fail, 2 for a path that is no exercise?"""
+    assert main(["check", str(learner_copy(demo_course, variant, answers=CORRECT))]) == 0
+    assert main(["check", str(demo_course / "exercises" / "00-demo" / NB)]) == 1
+    stray = demo_course / "elsewhere" / "mine.ipynb"
+    stray.parent.mkdir()
+    stray.write_text("{}")
+    assert main(["check", str(stray)]) == 2
+    assert "is not a course exercise notebook" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00garbage"])
+def test_unreadable_notebook_gets_a_clear_error(demo_course, content, capsys):
+    """Is a damaged notebook reported in one sentence rather than a traceback?"""
+    path = demo_course / "workspace" / "00-demo" / NB
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and NB in err

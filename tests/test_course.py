@@ -1,0 +1,79 @@
+"""The course itself: every notebook runs, every exercise can be passed and can be failed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.lint import lint_course
+from autograder.notebooks import modules
+from autograder.release import release
+from conftest import ROOT, make_course
+
+MODULES = modules(ROOT)
+LESSONS = sorted((ROOT / "course").glob("*/*.ipynb"))
+
+
+def test_notebooks_follow_the_conventions():
+    """Does every notebook pass `proximal lint` (ids, points, hints, no outputs, no leaks)?"""
+    assert lint_course(ROOT) == []
+
+
+def _comparable(path: Path) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.pop("id", None)
+    return nb
+
+
+def test_exercises_match_a_fresh_release(tmp_path):
+    """Is exercises/ exactly what `make release` generates from solutions/ (cell ids aside)?"""
+    release(ROOT, out=tmp_path)
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(ROOT / "exercises") for p in (ROOT / "exercises").rglob("*") if p.is_file())
+    assert committed == fresh, "exercises/ has other files than a fresh release: run `make release`"
+    for rel in fresh:
+        if rel.suffix == ".ipynb":
+            assert _comparable(ROOT / "exercises" / rel) == _comparable(tmp_path / rel), (
+                f"exercises/{rel} differs from a fresh release of solutions/: run `make release` and commit")
+        else:
+            assert (ROOT / "exercises" / rel).read_bytes() == (tmp_path / rel).read_bytes(), f"run `make release` ({rel})"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("module", MODULES)
+def test_solution_scores_full_marks_and_release_scores_zero(module, tmp_path):
+    """Through nbgrader's autograde: does the solution earn every point, and the untouched exercise none?"""
+    from nbgrader.api import Gradebook
+
+    from autograder.grade import grade
+
+    only = tmp_path / "only"
+    shutil.copytree(ROOT / "solutions" / module, only / module)
+    course = make_course(tmp_path / "course", only)
+    for student, folder in (("solution", ROOT / "solutions" / module), ("release", ROOT / "exercises" / module)):
+        shutil.copytree(folder, course / "submitted" / student / module)
+    grade(course, module, jobs=2, feedback=False, progress=False)
+    problems = []
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in ("solution", "release"):
+            for nb in gb.find_submission(module, student).notebooks:
+                for g in nb.grades:
+                    if student == "solution" and g.auto_score != g.max_score:
+                        problems.append(f"{nb.name}/{g.name}: the solution scored {g.auto_score}/{g.max_score}")
+                    if student == "release" and g.auto_score != 0:
+                        problems.append(f"{nb.name}/{g.name}: the untouched exercise scored {g.auto_score}: its test cannot fail")
+    assert problems == []
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.parent.name for p in LESSONS])
+def test_lesson_runs_top_to_bottom(lesson):
+    """Does the lesson run without an error in a fresh kernel?"""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(lesson, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(lesson.parent)}}).execute()

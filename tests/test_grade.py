@@ -1,0 +1,79 @@
+"""The instructor's batch path (`proximal grade`) on the demo course."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from pathlib import Path
+
+from autograder.grade import grade
+
+NB = "demo-exercises.ipynb"
+CORRECT = {
+    "double": "def double(x):\n    return x * 2\n",
+    "add_all": "def add_all(xs):\n    return sum(xs)\n",
+    "fib": "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n",
+}
+
+
+def submit(course: Path, student: str, variant, **changes) -> Path:
+    return variant(course / "exercises" / "00-demo" / NB, course / "submitted" / student / "00-demo" / NB, **changes)
+
+
+def read_grades(path: Path) -> dict[str, tuple[float, float]]:
+    with open(path, newline="") as handle:
+        return {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(handle)}
+
+
+def test_three_submissions_become_a_csv(demo_course, variant):
+    """Do a correct, a wrong and an infinitely looping submission get the right grades in the CSV?"""
+    submit(demo_course, "ada", variant, answers=CORRECT)
+    submit(demo_course, "bo", variant, answers={**CORRECT, "add_all": "def add_all(xs):\n    return 0\n"})
+    submit(demo_course, "cy", variant, answers={**CORRECT, "double": "def double(x):\n    while True:\n        pass\n"})
+    report = grade(demo_course, "00-demo", jobs=2, progress=False)
+    assert read_grades(report.csv_path) == {"ada": (6, 6), "bo": (4, 6), "cy": (5, 6)}
+    assert [r.graded for r in report.results] == [True, True, True]
+    assert (demo_course / "feedback" / "cy" / "00-demo" / "demo-exercises.html").is_file()
+    page = (demo_course / "feedback" / "bo" / "00-demo" / "demo-exercises.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "add_all([1, 2, 3]) returned 0" in text, "the visible test's message should be in the feedback"
+    assert "add_all([]) == 0" not in text and "HIDDEN TESTS" not in text, "hidden-test code leaked into feedback"
+
+
+def test_bad_input_gets_a_reason_and_the_rest_is_graded(demo_course, variant):
+    """Do malformed, non-UTF-8, renamed and empty submissions each get a reason, without stopping the batch?"""
+    submit(demo_course, "good", variant, answers=CORRECT)
+    folder = demo_course / "submitted"
+    (folder / "json" / "00-demo").mkdir(parents=True)
+    (folder / "json" / "00-demo" / NB).write_text("{not json")
+    (folder / "bytes" / "00-demo").mkdir(parents=True)
+    (folder / "bytes" / "00-demo" / NB).write_bytes(b"\xff\xfe\x00\x00")
+    submit(demo_course, "renamed", variant, answers=CORRECT).rename(folder / "renamed" / "00-demo" / "my-work.ipynb")
+    (folder / "empty" / "00-demo").mkdir(parents=True)
+    report = grade(demo_course, "00-demo", jobs=2, progress=False)
+    notes = {r.student: "; ".join(r.notes) for r in report.results}
+    assert "not a readable notebook" in notes["json"]
+    assert "not UTF-8" in notes["bytes"]
+    assert "renamed?" in notes["renamed"] and "my-work.ipynb" in notes["renamed"]
+    assert "empty submission" in notes["empty"]
+    assert read_grades(report.csv_path) == {
+        "good": (6, 6), "json": (0, 6), "bytes": (0, 6), "renamed": (0, 6), "empty": (0, 6)}
+
+
+def test_regrading_is_idempotent_and_keeps_manual_grades(demo_course, variant):
+    """Does grading twice give the same gradebook, with an instructor's manual score left alone?"""
+    from nbgrader.api import Gradebook
+
+    submit(demo_course, "ada", variant, answers={**CORRECT, "fib": "def fib(n):\n    return 0\n"})
+    first = read_grades(grade(demo_course, "00-demo", jobs=1, progress=False).csv_path)
+    db = f"sqlite:///{demo_course / 'gradebook.db'}"
+    with Gradebook(db) as gb:
+        gb.find_grade("fib_tests", "demo-exercises", "00-demo", "ada").manual_score = 2
+        gb.db.commit()
+    second = read_grades(grade(demo_course, "00-demo", jobs=1, progress=False).csv_path)
+    assert first["ada"] == (3, 6)
+    assert second["ada"] == (5, 6), "the manual 2 points on fib_tests should count after a re-grade"
+    with Gradebook(db) as gb:
+        assert len(gb.find_assignment("00-demo").submissions) == 1
+        assert gb.find_grade("fib_tests", "demo-exercises", "00-demo", "ada").manual_score == 2
