@@ -21,9 +21,34 @@ def check(notebook: str | None = None) -> None:
     if os.environ.get(CHECKING_ENV) or os.environ.get("NBGRADER_EXECUTION"):
         print("(check skipped: this notebook is being checked or graded right now)")
         return
+    path = notebook or _current_notebook()
+    if path is None:
+        print("Could not tell which notebook this is. Run: check('your-notebook.ipynb')")
+        return
     from autograder.check import check_in_notebook
 
-    check_in_notebook(notebook)
+    check_in_notebook(path)
+
+
+def _current_notebook() -> str | None:
+    """The notebook this kernel belongs to: Jupyter tells the kernel through ``JPY_SESSION_NAME``."""
+    from pathlib import Path
+
+    names = [os.environ.get("JPY_SESSION_NAME")]
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        names.append(shell.user_ns.get("__session__") if shell else None)
+    except ImportError:
+        pass
+    for name in names:
+        if isinstance(name, str) and name.endswith(".ipynb"):
+            # Jupyter may give a path relative to the server's root; the kernel runs in the notebook's folder
+            for candidate in (Path(name), Path(Path(name).name)):
+                if candidate.is_file():
+                    return str(candidate.resolve())
+    return None
 
 
 __all__ = ["check"]

@@ -9,7 +9,6 @@ went wrong in the learner's terms and which hint to open next.
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from autograder import CHECKING_ENV
+from autograder.guard import insert_guards
+from autograder.merge import merge
 from autograder.notebooks import (
     HINT_REF,
     CourseError,
@@ -26,7 +27,6 @@ from autograder.notebooks import (
     exercises,
     find_course_root,
     grade_id,
-    is_answer_cell,
     is_test_cell,
     nbgrader_meta,
     read_notebook,
@@ -42,6 +42,7 @@ class CellResult:
     points: float
     max_points: float
     message: str = ""
+    evidence: str = ""  # every error and warning the cell printed: what the peer advice reads
 
 
 @dataclass
@@ -51,6 +52,7 @@ class ExerciseResult:
     points: float
     max_points: float
     messages: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
     attempted: bool = True
     hints: int = 0
 
@@ -100,69 +102,6 @@ def source_for(notebook: Path, root: Path) -> Path:
             "Check a notebook inside a module folder, e.g. exercises/01-asyncio/asyncio-exercises.ipynb."
         )
     return source
-
-
-def merge(learner: NotebookNode, source: NotebookNode, stub: NotebookNode | None = None) -> tuple[NotebookNode, list[str]]:
-    """The notebook to run: the learner's cells, with every graded cell taken from the source.
-
-    Answer cells keep the learner's code under the source's metadata; test cells are replaced
-    by the source's (visible and hidden tests); graded cells the learner deleted come back (test
-    cells from the source, answer cells from ``stub``, the released version); cells with unknown
-    or duplicated grade ids lose their grading metadata. Returns the notebook and what was repaired.
-    """
-    source_cells = {grade_id(c): c for c in source.cells if grade_id(c)}
-    stub_cells = {grade_id(c): c for c in (stub.cells if stub else []) if grade_id(c)}
-    merged = copy.deepcopy(source)
-    merged.cells = []
-    seen: set[str] = set()
-    notes: list[str] = []
-    for cell in learner.cells:
-        cid = grade_id(cell)
-        if cid is None and "nbgrader" not in cell.get("metadata", {}):
-            merged.cells.append(copy.deepcopy(cell))
-            continue
-        if cid not in source_cells or cid in seen:
-            notes.append(f"ignored grading metadata on a cell with {'a duplicate' if cid in seen else 'an unknown'} id {cid!r}")
-            plain = copy.deepcopy(cell)
-            plain.metadata.pop("nbgrader", None)
-            merged.cells.append(plain)
-            continue
-        seen.add(cid)
-        original = copy.deepcopy(source_cells[cid])
-        if is_answer_cell(original) and cell.get("cell_type") == original.cell_type:
-            original.source = cell.get("source", "")
-        elif not is_answer_cell(original) and cell.get("source") != original.source and is_test_cell(original):
-            if _strip_hidden(original.source) != cell.get("source"):
-                notes.append(f"restored the test cell {cid!r}, which had been edited")
-        merged.cells.append(original)
-    # graded cells the learner deleted: put them back right after their predecessor in the source
-    order = [grade_id(c) for c in source.cells if grade_id(c)]
-    for position, cid in enumerate(order):
-        if cid in seen:
-            continue
-        replacement = copy.deepcopy(stub_cells.get(cid, source_cells[cid]) if is_answer_cell(source_cells[cid]) else source_cells[cid])
-        notes.append(f"put back the deleted cell {cid!r}")
-        anchor = next((order[p] for p in range(position - 1, -1, -1) if order[p] in seen), None)
-        index = 0 if anchor is None else 1 + next(i for i, c in enumerate(merged.cells) if grade_id(c) == anchor)
-        merged.cells.insert(index, replacement)
-        seen.add(cid)
-    for cell in merged.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-    return merged, notes
-
-
-def _strip_hidden(text: str) -> str:
-    out, hidden = [], False
-    for line in text.splitlines(keepends=True):
-        if "### BEGIN HIDDEN TESTS" in line:
-            hidden = True
-        elif "### END HIDDEN TESTS" in line:
-            hidden = False
-        elif not hidden:
-            out.append(line)
-    return "".join(out).rstrip("\n")
 
 
 # ---------------------------------------------------------------- running
@@ -228,12 +167,24 @@ def score(run: Execution, source: NotebookNode) -> list[CellResult]:
             results.append(CellResult(grade_id(cell), exercise, 0.0, max_points, why))
             continue
         points, _ = determine_grade(cell)
-        results.append(CellResult(grade_id(cell), exercise, float(points or 0), max_points, _failure(cell)))
+        results.append(CellResult(grade_id(cell), exercise, float(points or 0), max_points, _failure(cell), _evidence(cell)))
     return results
 
 
-def _failure(cell: NotebookNode) -> str:
+def _evidence(cell: NotebookNode) -> str:
+    texts = []
     for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            texts.append(f"{output.get('ename', '')}: {output.get('evalue', '')}")
+        elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+            texts.append("".join(output.get("text", ""))[:2000])
+    return "\n".join(texts)
+
+
+def _failure(cell: NotebookNode) -> str:
+    # an error says more than a warning printed before it, so look at errors first
+    outputs = sorted(cell.get("outputs", []), key=lambda o: o.get("output_type") != "error")
+    for output in outputs:
         if output.get("output_type") == "error":
             name, value = output.get("ename", "Error"), str(output.get("evalue", "")).strip()
             if name == "NotImplementedError":
@@ -257,6 +208,8 @@ def summarise(cells: list[CellResult], source: NotebookNode) -> list[ExerciseRes
         result = results.setdefault(cell.exercise, ExerciseResult(cell.exercise, spec.level, 0.0, 0.0))
         result.points += cell.points
         result.max_points += cell.max_points
+        if cell.points < cell.max_points and cell.evidence:
+            result.evidence.append(cell.evidence)
         if cell.message:
             result.messages.append(cell.message)
             if cell.message.startswith("not attempted"):
@@ -274,9 +227,8 @@ def run_check(notebook: str | os.PathLike[str], timeout: int = DEFAULT_CELL_TIME
     source_path = source_for(path, root)
     learner = read_notebook(path)
     source = read_notebook(source_path)
-    stub_path = root / "exercises" / path.parent.name / path.name
-    stub = read_notebook(stub_path) if stub_path.is_file() else None
-    merged, notes = merge(learner, source, stub)
+    merged, notes = merge(learner, source)
+    insert_guards(merged)
     run = execute(merged, path.parent, timeout)
     problems = list(notes)
     if run.died_at is not None:
@@ -316,6 +268,9 @@ def render(report: CheckReport) -> str:
     if advice:
         lines.append("Next hints to open:")
         lines.extend(advice)
+    from autograder.peer import advice_lines  # pointers to the lesson section behind a failure
+
+    lines.extend(advice_lines(report))
     todo = next((e for e in report.exercises if not e.passed), None)
     if todo is None:
         lines.append("Everything passes. Well done: on to the next module!")
@@ -333,34 +288,11 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def check_in_notebook(notebook: str | None = None) -> None:
+def check_in_notebook(path: str) -> None:
     """Run ``proximal check`` on the saved notebook in a separate process and print the table."""
-    path = notebook or _current_notebook()
-    if path is None:
-        print("Could not tell which notebook this is. Run: check('your-notebook.ipynb')")
-        return
     completed = subprocess.run(
         [sys.executable, "-m", "autograder", "check", str(path)], capture_output=True, text=True, check=False
     )
     print(completed.stdout, end="")
     if completed.returncode not in (0, 1):
         print(completed.stderr, end="")
-
-
-def _current_notebook() -> str | None:
-    """The notebook this kernel belongs to: Jupyter tells the kernel through ``JPY_SESSION_NAME``."""
-    names = [os.environ.get("JPY_SESSION_NAME")]
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        names.append(shell.user_ns.get("__session__") if shell else None)
-    except ImportError:
-        pass
-    for name in names:
-        if isinstance(name, str) and name.endswith(".ipynb"):
-            # Jupyter may give a path relative to the server's root; the kernel runs in the notebook's folder
-            for candidate in (Path(name), Path(Path(name).name)):
-                if candidate.is_file():
-                    return str(candidate.resolve())
-    return None

@@ -1,4 +1,4 @@
-"""The ``proximal`` command: check, grade, release, lint, lab."""
+"""The ``proximal`` command: check, grade, release, lint, lab, workspace, reset, progress, hint, report."""
 
 from __future__ import annotations
 
@@ -15,7 +15,70 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     report = run_check(args.notebook, timeout=args.timeout)
     print(render(report))
+    _record_progress(report)
     return 0 if report.all_passed else 1
+
+
+def _record_progress(report) -> None:
+    """Keep the result in workspace/.progress.json; a failure here never fails the check."""
+    try:
+        from autograder.progress import record_check
+        from autograder.workspace import in_learner_area
+
+        root = find_course_root(report.notebook.parent)
+        if in_learner_area(root, report.notebook):
+            record_check(root, report)
+    except Exception as exc:  # progress is a convenience: the check's result stands regardless
+        print(f"proximal check: warning: could not record progress ({exc.__class__.__name__}: {exc})", file=sys.stderr)
+
+
+def _cmd_workspace(args: argparse.Namespace) -> int:
+    from autograder.workspace import populate
+
+    root = find_course_root(Path.cwd())
+    result = populate(root)
+    for path in result.copied:
+        print(f"copied  {path.relative_to(root)}")
+    print(f"Your workspace: {result.workspace} ({len(result.copied)} new, {len(result.kept)} kept as they were).")
+    return 0
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    from autograder.workspace import reset
+
+    root = find_course_root(Path.cwd())
+    dest, backup = reset(root, args.notebook)
+    print(f"Restored {dest.relative_to(root)} afresh.")
+    if backup is not None:
+        print(f"Your previous version is kept as {backup.relative_to(root)}.")
+    return 0
+
+
+def _cmd_progress(args: argparse.Namespace) -> int:
+    from autograder.progress import overview, plot_progress, render
+
+    root = find_course_root(Path.cwd())
+    rows = overview(root)
+    print(render(rows))
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        ax = plot_progress(rows=rows)
+        ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+        print(f"Figure: {args.plot}")
+    return 0
+
+
+def _cmd_hint(args: argparse.Namespace) -> int:
+    from autograder.progress import next_hint
+
+    root = find_course_root(Path.cwd())
+    level, total, text = next_hint(root, args.notebook, args.exercise, args.level)
+    print(text)
+    if level < total:
+        print(f"\n(Still stuck? `proximal hint {args.notebook} {args.exercise}` shows hint {level + 1} of {total}.)")
+    return 0
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
@@ -47,8 +110,22 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from autograder.report import build, render
+
+    root = Path(args.course_dir).resolve() if args.course_dir else find_course_root(Path.cwd())
+    report = build(root, args.assignment, csv_path=Path(args.csv) if args.csv else None)
+    print(render(report, pairs=not args.no_pairs))
+    return 0
+
+
 def _cmd_lab(args: argparse.Namespace) -> int:
+    from autograder.workspace import populate
+
     root = find_course_root(Path.cwd())
+    copied = populate(root).copied
+    if copied:
+        print(f"Copied {len(copied)} new exercise notebook(s) into workspace/: work there.")
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # JupyterLab refuses to run as root without it
@@ -81,6 +158,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = sub.add_parser("lint", help="check every notebook follows the course conventions")
     lint.set_defaults(func=_cmd_lint)
+
+    report = sub.add_parser("report", help="after grading: pass rate and most-failed assertions per exercise, a chart, and peer pairs")
+    report.add_argument("assignment", help="assignment id, e.g. 01-asyncio")
+    report.add_argument("--csv", help="the grades CSV the chart is written beside (default: grades.csv in the course folder)")
+    report.add_argument("--course-dir", help="the course folder (default: found from the current folder)")
+    report.add_argument("--no-pairs", action="store_true", help="do not suggest peer pairs")
+    report.set_defaults(func=_cmd_report)
+
+    workspace = sub.add_parser("workspace", help="copy exercises you do not have yet into workspace/ (never overwrites)")
+    workspace.set_defaults(func=_cmd_workspace)
+
+    reset = sub.add_parser("reset", help="restore one exercise notebook in workspace/ afresh (the old one is kept as a backup)")
+    reset.add_argument("notebook", help="e.g. 01-asyncio/asyncio-exercises.ipynb or workspace/01-asyncio/asyncio-exercises.ipynb")
+    reset.set_defaults(func=_cmd_reset)
+
+    progress = sub.add_parser("progress", help="what you have solved, with or without hints, and what to do next")
+    progress.add_argument("--plot", help="also save the progress grid as an image (e.g. progress.png)")
+    progress.set_defaults(func=_cmd_progress)
+
+    hint = sub.add_parser("hint", help="print the next hint for an exercise (and remember that you used it)")
+    hint.add_argument("notebook", help="e.g. workspace/01-asyncio/asyncio-exercises.ipynb")
+    hint.add_argument("exercise", help="the exercise name, as in the check's table (e.g. fetch_all)")
+    hint.add_argument("--level", type=int, help="print this hint level instead of the next one")
+    hint.set_defaults(func=_cmd_hint)
 
     lab = sub.add_parser("lab", help="open the course in JupyterLab")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")

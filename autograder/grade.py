@@ -28,6 +28,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.guard import insert_guards
+from autograder.merge import merge
 from autograder.nbgrader_env import course_config, nbgrader_api
 from autograder.notebooks import CourseError, write_notebook
 
@@ -54,69 +56,75 @@ class BatchReport:
 class WorkerOutcome:
     student: str
     private_root: str
-    autograded: bool
+    status: str  # "graded"; "empty": nothing gradable, scores 0; "failed": the grader failed, keep any earlier grade
     notes: list[str]
 
 
 # ---------------------------------------------------------------- checking a submission
 
 
-def expected_notebooks(root: Path, assignment: str) -> list[str]:
-    return sorted(p.name for p in (root / "solutions" / assignment).glob("*.ipynb"))
+NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
-def prepare_submission(submitted: Path, dest: Path, expected: list[str]) -> list[str]:
-    """Copy the gradable part of a submission into ``dest``; return what was wrong with it.
+def source_notebooks(root: Path, assignment: str) -> dict[str, Path]:
+    return {p.name: p for p in sorted((root / "solutions" / assignment).glob("*.ipynb"))}
 
-    Only the notebooks the assignment expects are copied (a stray ``numpy.py`` could shadow a
-    library; source files are restored by nbgrader anyway). A notebook that cannot be read is left
-    out, so nbgrader scores it as missing (zero) instead of failing the whole student.
+
+def prepare_submission(submitted: Path, dest: Path, sources: dict[str, Path]) -> list[str]:
+    """Write the gradable form of a submission into ``dest``; return what was wrong with it.
+
+    Only the notebooks the assignment expects are used (a stray ``numpy.py`` could shadow a
+    library). Each is merged with its source (:func:`autograder.merge.merge`: tests from the
+    source, tampered grading metadata dropped) and gets guard cells (:mod:`autograder.guard`).
+    A notebook that cannot be read is left out, so nbgrader scores it as missing: zero.
     """
     notes: list[str] = []
     dest.mkdir(parents=True, exist_ok=True)
     present = sorted(p.name for p in submitted.iterdir()) if submitted.is_dir() else []
     if not present:
         notes.append("empty submission: no files were handed in")
-    for name in expected:
+    for name, source in sources.items():
         path = submitted / name
         if not path.is_file():
             others = [p for p in present if p.endswith(".ipynb")]
             hint = f" (found {', '.join(others)}: renamed?)" if others else ""
             notes.append(f"{name} is missing{hint}; it scores 0")
             continue
-        problem = _repair_notebook(path, dest / name)
-        if problem:
-            notes.append(f"{name}: {problem}")
+        nb, problem = _read_submitted(path)
+        if nb is None:
+            notes.append(f"{name}: {problem}; it scores 0")
+            continue
+        merged, repairs = merge(nb, nbformat.read(source, as_version=4))
+        notes += [f"{name}: {note}" for note in ([problem] if problem else []) + repairs]
+        write_notebook(insert_guards(merged), dest / name)
     for name in present:
-        if name not in expected and name != "timestamp.txt":
+        if name not in sources and name not in NBGRADER_FILES:
             notes.append(f"ignored extra file {name}")
-    if (submitted / "timestamp.txt").is_file():
-        shutil.copy(submitted / "timestamp.txt", dest / "timestamp.txt")
+    for name in NBGRADER_FILES:  # nbgrader's own bookkeeping: late penalties, release_feedback
+        if (submitted / name).is_file():
+            shutil.copy(submitted / name, dest / name)
     return notes
 
 
-def _repair_notebook(path: Path, dest: Path) -> str | None:
-    """Write a gradable copy of ``path`` to ``dest``; return a reason when it could not be graded or was repaired."""
+def _read_submitted(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
+    """The notebook, or None and why it cannot be graded; a note when it needed repair."""
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"not UTF-8 text (byte {exc.start}); it scores 0"
+        return None, f"not UTF-8 text (byte {exc.start})"
     try:
         nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
     except Exception as exc:  # nbformat raises JSON, validation and version errors alike
-        return f"not a readable notebook ({exc.__class__.__name__}: {str(exc)[:120]}); it scores 0"
+        return None, f"not a readable notebook ({exc.__class__.__name__}: {str(exc)[:120]})"
     if nb.get("nbformat") != 4:
-        return f"nbformat version {nb.get('nbformat')} (the course uses 4); it scores 0"
-    nb = nbformat.v4.upgrade(nb) if nb.get("nbformat_minor", 0) < 5 else nb
-    note = None
+        return None, f"nbformat version {nb.get('nbformat')} (the course uses 4)"
     ids = [cell.get("id") for cell in nb.cells]
-    if len(set(ids)) != len(ids) or None in ids:
+    if len(set(ids)) != len(ids):
         for index, cell in enumerate(nb.cells):
             cell["id"] = f"cell-{index}"
-        note = "duplicate cell ids were renumbered"
-    write_notebook(nb, dest)
-    return note
+        return nb, "duplicate cell ids were renumbered"
+    return nb, None
 
 
 # ---------------------------------------------------------------- the worker
@@ -137,12 +145,13 @@ def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str
     notes = prepare_submission(
         root_path / "submitted" / student / assignment,
         private / "submitted" / student / assignment,
-        expected_notebooks(root_path, assignment),
+        source_notebooks(root_path, assignment),
     )
     if not any((private / "submitted" / student / assignment).glob("*.ipynb")):
-        return WorkerOutcome(student, str(private), False, notes + ["nothing gradable was handed in"])
+        return WorkerOutcome(student, str(private), "empty", notes + ["nothing gradable was handed in"])
     config = course_config(private, CourseDirectory={"db_url": f"sqlite:///{private / 'gradebook.db'}"})
-    sandbox.configure(config, private)
+    package_root = Path(__file__).resolve().parent.parent  # an editable install: the course repository
+    sandbox.configure(config, private, sandbox.secret_paths([root_path, package_root]) + [Path(work)])
     api = nbgrader_api(config)
     result = api.autograde(assignment, student, force=True, create=True)
     ok = bool(result["success"])
@@ -152,7 +161,7 @@ def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str
         fb = api.generate_feedback(assignment, student, force=True)
         if not fb["success"]:
             notes.append("feedback could not be generated: " + _last_error(fb))
-    return WorkerOutcome(student, str(private), ok, notes)
+    return WorkerOutcome(student, str(private), "graded" if ok else "failed", notes)
 
 
 def _quiet_worker(work: Path) -> None:
@@ -179,6 +188,9 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
     from nbgrader.api import Gradebook, MissingEntry
 
     private = Path(outcome.private_root)
+    if outcome.status == "failed":  # our failure, not the student's: change nothing
+        shutil.rmtree(private, ignore_errors=True)
+        return StudentResult(outcome.student, False, notes=outcome.notes + ["not graded; any earlier grade is kept"])
     for kind in ("autograded", "feedback"):
         built = private / kind / outcome.student / assignment
         final = root / kind / outcome.student / assignment
@@ -198,7 +210,7 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
         warnings.simplefilter("ignore")
         main.update_or_create_student(outcome.student)
         assignment_row = main.find_assignment(assignment)
-        if outcome.autograded:
+        if outcome.status == "graded":
             with Gradebook(f"sqlite:///{private / 'gradebook.db'}", course_id) as mine:
                 submission = mine.find_submission(assignment, outcome.student)
                 timestamp = submission.timestamp
@@ -232,7 +244,7 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
                     c.auto_comment = comments[(nb.name, c.name)]
         main.db.commit()
         submission = main.find_submission(assignment, outcome.student)
-        result = StudentResult(outcome.student, outcome.autograded, float(submission.score),
+        result = StudentResult(outcome.student, True, float(submission.score),
                                float(submission.max_score), list(outcome.notes))
     shutil.rmtree(private, ignore_errors=True)
     return result

@@ -65,7 +65,7 @@ def lint_source(path: Path) -> list[str]:
         if ex.hints and ex.hints != list(range(1, len(ex.hints) + 1)):
             problems.append(f"exercise {name!r}: hints must be numbered 1..n in order, found {ex.hints}")
     problems += _lint_hints(nb)
-    levels = [ex.level for ex in found.values() if ex.answer_id]
+    levels = [ex.level for ex in found.values() if ex.answer_id and ex.level in LEVELS]
     for level in LEVELS:
         if level not in levels:
             problems.append(f"no {level} exercise")

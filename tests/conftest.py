@@ -12,6 +12,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = Path(__file__).resolve().parent / "fixtures" / "demo-course"
 _STATE = tempfile.mkdtemp(prefix="proximal-test-state-")
+DEMO_NB = "demo-exercises.ipynb"
+# A correct answer to each exercise of the demo course (6 points: 1 + 2 + 3).
+DEMO_CORRECT = {
+    "double": "def double(x):\n    return x * 2\n",
+    "add_all": "def add_all(xs):\n    return sum(xs)\n",
+    "fib": "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,3 +88,9 @@ def write_variant(source: Path, dest: Path, answers: dict[str, str] | None = Non
 def variant():
     """``variant(source, dest, answers=..., drop=..., edit=...)``: see :func:`write_variant`."""
     return write_variant
+
+
+def submit_demo(course: Path, student: str, variant, **changes) -> Path:
+    """Hand in a variant of the released demo notebook as ``submitted/<student>/00-demo/``."""
+    released = course / "exercises" / "00-demo" / DEMO_NB
+    return variant(released, course / "submitted" / student / "00-demo" / DEMO_NB, **changes)

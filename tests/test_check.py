@@ -5,16 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_CORRECT as CORRECT
+from conftest import DEMO_NB as NB
 
 from autograder.check import render, run_check
 from autograder.cli import main
-
-NB = "demo-exercises.ipynb"
-CORRECT = {
-    "double": "def double(x):\n    return x * 2\n",
-    "add_all": "def add_all(xs):\n    return sum(xs)\n",
-    "fib": "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n",
-}
 
 
 def learner_copy(course: Path, variant, **changes) -> Path:

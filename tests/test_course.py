@@ -7,11 +7,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import ROOT, make_course
 
 from autograder.lint import lint_course
 from autograder.notebooks import modules
 from autograder.release import release
-from conftest import ROOT, make_course
 
 MODULES = modules(ROOT)
 LESSONS = sorted((ROOT / "course").glob("*/*.ipynb"))

@@ -7,18 +7,11 @@ import html
 import re
 from pathlib import Path
 
+from conftest import DEMO_CORRECT as CORRECT
+from conftest import DEMO_NB as NB
+from conftest import submit_demo as submit
+
 from autograder.grade import grade
-
-NB = "demo-exercises.ipynb"
-CORRECT = {
-    "double": "def double(x):\n    return x * 2\n",
-    "add_all": "def add_all(xs):\n    return sum(xs)\n",
-    "fib": "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n",
-}
-
-
-def submit(course: Path, student: str, variant, **changes) -> Path:
-    return variant(course / "exercises" / "00-demo" / NB, course / "submitted" / student / "00-demo" / NB, **changes)
 
 
 def read_grades(path: Path) -> dict[str, tuple[float, float]]:

@@ -40,3 +40,15 @@ def test_no_notebook_is_committed_with_outputs():
         if any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code"):
             dirty.append(str(path.relative_to(ROOT)))
     assert dirty == []
+
+
+def test_code_and_notebooks_pass_ruff():
+    """Is every Python file and notebook clean under the project's ruff rules?"""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    result = subprocess.run([ruff, "check", "--output-format", "concise", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -1,0 +1,134 @@
+"""Progress tracking (`proximal check` records, `proximal progress`, `proximal hint`) on the demo course."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import DEMO_CORRECT as CORRECT
+from conftest import DEMO_NB as NB
+
+from autograder.cli import main
+from autograder.progress import (
+    ATTEMPTED,
+    NOT_STARTED,
+    SOLVED_ALONE,
+    SOLVED_HINT,
+    load,
+    overview,
+    plot_progress,
+    progress_path,
+    suggest_next,
+)
+
+WRONG_ADD = "def add_all(xs):\n    return 0\n"
+
+
+@pytest.fixture
+def course(demo_course, monkeypatch):
+    monkeypatch.chdir(demo_course)
+    return demo_course
+
+
+def workspace_copy(course, variant, **changes):
+    return variant(course / "exercises" / "00-demo" / NB, course / "workspace" / "00-demo" / NB, **changes)
+
+
+def statuses(course):
+    return {r.name: r for r in overview(course)}
+
+
+def test_fresh_course_is_not_started_and_suggests_the_warmup(course, capsys):
+    """With no checks yet, is everything 'not started' and the warm-up the suggested next exercise?"""
+    rows = overview(course)
+    assert [r.status for r in rows] == [NOT_STARTED] * 3
+    assert suggest_next(rows).name == "double"
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Next: 'double'" in out and "(inferred)" in out  # the output explains how hint use is known
+
+
+def test_check_records_results_and_inferred_hint(course, variant, capsys):
+    """Does a failing then passing check give 'solved after hint 2 (inferred)' and 'solved alone' elsewhere?"""
+    nb = workspace_copy(course, variant, answers={"double": CORRECT["double"], "add_all": WRONG_ADD})
+    assert main(["check", str(nb)]) == 1
+    record = load(course)["notebooks"]["00-demo/" + NB]["exercises"]
+    assert record["add_all"]["passed"] is False and record["add_all"]["suggested_hint"] == 2
+    assert record["double"]["points"] == 1 and record["double"]["timestamp"]
+    rows = statuses(course)
+    assert rows["double"].status == SOLVED_ALONE
+    assert rows["add_all"].status == ATTEMPTED
+    assert rows["fib"].status == NOT_STARTED
+    assert suggest_next(list(rows.values())).name == "add_all"
+
+    workspace_copy(course, variant, answers=CORRECT)
+    assert main(["check", str(nb)]) == 0
+    rows = statuses(course)
+    assert (rows["add_all"].status, rows["add_all"].hint, rows["add_all"].hint_measured) == (SOLVED_HINT, 2, False)
+    assert rows["add_all"].label() == "solved after hint 2 (inferred)"
+    capsys.readouterr()
+    main(["progress"])
+    assert "Everything is solved" in capsys.readouterr().out
+
+
+def test_hint_command_prints_next_hint_and_is_measured(course, variant, capsys):
+    """Does `proximal hint` print hints 1, 2, ... in turn and make 'solved after hint k' measured?"""
+    nb = course / "workspace" / "00-demo" / NB
+    assert main(["hint", "00-demo/demo-exercises.ipynb", "add_all"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Hint 1 of 3 — a nudge") and "running total" in out and "<details>" not in out
+    assert main(["hint", "demo-exercises", "add_all"]) == 0
+    assert "Hint 2 of 3" in capsys.readouterr().out
+    workspace_copy(course, variant, answers=CORRECT)
+    assert main(["check", str(nb)]) == 0
+    row = statuses(course)["add_all"]
+    assert (row.status, row.hint, row.hint_measured) == (SOLVED_HINT, 2, True)
+    # a hint read after solving does not change how it was solved
+    main(["hint", "demo-exercises", "add_all"])
+    assert statuses(course)["add_all"].hint == 2
+
+
+def test_hint_errors_are_clear(course, capsys):
+    """Is asking for a hint of an exercise without hints, or a missing level, a clear error?"""
+    assert main(["hint", "demo-exercises", "double"]) == 2
+    assert "has no hints" in capsys.readouterr().err
+    assert main(["hint", "demo-exercises", "add_all", "--level", "7"]) == 2
+    assert "no hint 7" in capsys.readouterr().err
+
+
+def test_solutions_are_not_recorded_and_recording_failure_never_fails_the_check(course, variant, monkeypatch, capsys):
+    """Is a check of solutions/ left unrecorded, and does a broken progress file only cause a warning?"""
+    assert main(["check", str(course / "solutions" / "00-demo" / NB)]) == 0
+    assert not progress_path(course).exists()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("autograder.progress.record_check", boom)
+    nb = workspace_copy(course, variant, answers=CORRECT)
+    assert main(["check", str(nb)]) == 0
+    captured = capsys.readouterr()
+    assert "Everything passes" in captured.out and "could not record progress" in captured.err
+
+
+def test_damaged_progress_file_is_replaced(course, variant):
+    """Does a damaged progress file count as empty rather than breaking the check or the overview?"""
+    progress_path(course).parent.mkdir(parents=True, exist_ok=True)
+    progress_path(course).write_text("{not json")
+    assert [r.status for r in overview(course)] == [NOT_STARTED] * 3
+    nb = workspace_copy(course, variant, answers=CORRECT)
+    assert main(["check", str(nb)]) == 0
+    assert json.loads(progress_path(course).read_text())["notebooks"]
+
+
+def test_plot_progress_draws_one_square_per_exercise(course, tmp_path):
+    """Does plot_progress draw a grid with one coloured square per exercise, and `--plot` save it?"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = plot_progress(root=course)
+    assert len(ax.patches) == 3
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["00-demo/demo-exercises"]
+    out = tmp_path / "p.png"
+    assert main(["progress", "--plot", str(out)]) == 0
+    assert out.stat().st_size > 1000
