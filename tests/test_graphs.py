@@ -1,0 +1,172 @@
+"""Tests for proximal.graphs: the Merkle tree as a graph, the molecule data set, the pictures."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch_geometric.data import Data  # noqa: E402
+
+from proximal.graphs import (  # noqa: E402
+    ATOM_TYPES,
+    count_bonds,
+    draw_graph,
+    draw_molecule,
+    make_molecules,
+    merkle_edge_index,
+    merkle_levels,
+    merkle_nodes,
+    merkle_positions,
+    plot_embeddings,
+)
+from proximal.merkle_plot import children, path_to_leaf  # noqa: E402
+
+
+# --------------------------------------------------------------------------- Merkle trees
+def test_merkle_small_trees_exactly():
+    assert merkle_edge_index(1).shape == (2, 0)
+    assert merkle_edge_index(1).dtype == torch.long
+    assert merkle_edge_index(2).tolist() == [[0, 2, 1, 2], [2, 0, 2, 1]]
+    # 3 leaves split 2 + 1: leaves 0, 1, 2; node 3 = (0, 2); root 4 = (0, 3)
+    assert merkle_nodes(3) == [(0, 1), (1, 2), (2, 3), (0, 2), (0, 3)]
+    assert merkle_edge_index(3, undirected=False).tolist() == [[0, 1, 3, 2], [3, 3, 4, 4]]
+    assert merkle_levels(3).tolist() == [0, 0, 0, 1, 2]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 16, 33])
+def test_merkle_graph_is_module_04s_tree(n):
+    nodes = merkle_nodes(n)
+    up = merkle_edge_index(n, undirected=False)
+    assert len(nodes) == 2 * n - 1 == len(set(nodes))
+    assert nodes[:n] == [(i, i + 1) for i in range(n)], "leaves come first, in order"
+    assert nodes[-1] == (0, n), "the root comes last"
+    assert up.shape == (2, 2 * n - 2)
+    # every edge goes from a child to its parent in RFC 6962's tree, and every link is there
+    links = {(nodes[c], nodes[p]) for c, p in up.t().tolist()}
+    expected = {(kid, node) for node in nodes for kid in (children(*node) or ())}
+    assert links == expected
+    # the path hashes take from a leaf to the root (module 04) is the directed path in the graph
+    parent = dict(up.t().tolist())
+    for leaf in range(n):
+        walk = [leaf]
+        while walk[-1] in parent:
+            walk.append(parent[walk[-1]])
+        assert [nodes[v] for v in reversed(walk)] == path_to_leaf(n, leaf)
+    # undirected: both directions, nothing else
+    both = merkle_edge_index(n)
+    assert sorted(map(tuple, both.t().tolist())) == sorted(
+        [(c, p) for c, p in up.t().tolist()] + [(p, c) for c, p in up.t().tolist()]
+    )
+
+
+def test_merkle_levels_and_positions():
+    levels = merkle_levels(5)
+    assert levels.tolist() == [0, 0, 0, 0, 0, 1, 1, 2, 3]
+    for node, (lo, hi) in enumerate(merkle_nodes(5)):
+        kids = children(lo, hi)
+        if kids:
+            assert levels[node] == 1 + max(levels[merkle_nodes(5).index(k)] for k in kids)
+    pos = merkle_positions(5)
+    assert pos[0] == (0.0, 0.0) and pos[4] == (4.0, 0.0)
+    assert pos[8] == (2.0, 3.0)
+
+
+def test_merkle_rejects_empty_tree():
+    with pytest.raises(ValueError):
+        merkle_edge_index(0)
+
+
+# --------------------------------------------------------------------------- molecules
+def test_molecules_follow_the_documented_rule_and_format():
+    graphs = make_molecules(200, seed=3)
+    assert len(graphs) == 200
+    for g in graphs:
+        assert isinstance(g, Data)
+        n = g.num_nodes
+        assert 14 <= n <= 40
+        assert g.x.shape == (n, len(ATOM_TYPES)) and g.x.dtype == torch.float32
+        assert torch.equal(g.x.sum(dim=1), torch.ones(n)), "one-hot atom types"
+        assert g.edge_index.dtype == torch.long and g.is_undirected() and not g.has_self_loops()
+        assert g.y.shape == (1,) and g.y.dtype == torch.long
+        k = int(g.motif_count)
+        assert count_bonds(g, "N", "O") == k, "motif_count is the number of N–O bonds"
+        assert int(g.y) == int(k >= 2), "label rule: at least two N–O bonds"
+        degree = torch.bincount(g.edge_index[0], minlength=n)
+        assert int(degree.max()) <= 4 and int(degree.min()) >= 1, "connected, at most four bonds per atom"
+        assert g.edge_index.size(1) // 2 >= n - 1
+
+
+def test_molecules_are_balanced_and_size_does_not_give_the_label_away():
+    graphs = make_molecules(400, seed=0)
+    counts = torch.bincount(torch.cat([g.motif_count for g in graphs]), minlength=4)
+    assert counts.tolist() == [100, 100, 100, 100]
+    assert sum(int(g.y) for g in graphs) == 200
+    sizes = {k: [g.num_nodes for g in graphs if int(g.motif_count) == k] for k in range(4)}
+    means = [sum(s) / len(s) for s in sizes.values()]
+    assert max(means) - min(means) < 3, f"mean sizes per count should be alike, got {means}"
+    # lone N and O atoms are decoys: atom counts alone overlap between the classes
+    n_count = {int(g.y): set() for g in graphs}
+    for g in graphs:
+        n_count[int(g.y)].add(int(g.x[:, 1].sum()))
+    assert n_count[0] & n_count[1], "nitrogen counts alone must not separate the classes"
+
+
+def test_molecules_are_deterministic_per_seed():
+    a, b, c = make_molecules(30, seed=5), make_molecules(30, seed=5), make_molecules(30, seed=6)
+    same = [torch.equal(x.x, y.x) and torch.equal(x.edge_index, y.edge_index) for x, y in zip(a, b, strict=True)]
+    assert all(same)
+    assert any(x.num_nodes != y.num_nodes or not torch.equal(x.x, y.x) for x, y in zip(a, c, strict=True))
+
+
+def test_molecules_batch_with_pyg_loader():
+    from torch_geometric.loader import DataLoader
+
+    batch = next(iter(DataLoader(make_molecules(10), batch_size=10)))
+    assert batch.num_graphs == 10 and batch.y.shape == (10,) and batch.motif_count.shape == (10,)
+
+
+def test_molecules_rejects_impossible_settings():
+    with pytest.raises(ValueError):
+        make_molecules(4, min_atoms=6)
+    with pytest.raises(ValueError):
+        make_molecules(4, threshold=9)
+
+
+def test_count_bonds_other_pairs():
+    g = Data(x=torch.eye(3)[[0, 0, 1, 2]], edge_index=torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]]))
+    assert count_bonds(g, "C", "C") == 1
+    assert count_bonds(g, "C", "N") == 1
+    assert count_bonds(g, "N", "O") == 1
+    assert count_bonds(g, "C", "O") == 0
+
+
+# --------------------------------------------------------------------------- pictures
+def test_drawing_helpers_return_axes():
+    fig, axes = plt.subplots(1, 4)
+    try:
+        ei = merkle_edge_index(5)
+        assert draw_graph(ei, 9, pos=merkle_positions(5), node_color=merkle_levels(5), ax=axes[0]) is axes[0]
+        assert draw_graph(ei, node_color=["red"] * 9, labels={0: "leaf"}, ax=axes[1], title="t") is axes[1]
+        assert draw_molecule(make_molecules(1)[0], ax=axes[2]) is axes[2]
+        emb = torch.randn(9, 5)
+        ax = plot_embeddings(emb, torch.arange(9) % 3, highlight=torch.arange(9) < 2, ax=axes[3], title="e")
+        assert ax is axes[3]
+        assert len(ax.collections) == 2  # the points and the rings
+        assert plot_embeddings(torch.randn(4, 1)) is not None
+    finally:
+        plt.close("all")
+
+
+def test_draw_graph_keeps_isolated_nodes_and_ignores_self_loops():
+    ax = draw_graph(torch.tensor([[0, 1, 2], [1, 0, 2]]), 4, layout="kamada_kawai")
+    try:
+        assert len(ax.collections[0].get_offsets()) == 4
+    finally:
+        plt.close("all")
+    with pytest.raises(ValueError):
+        plot_embeddings(torch.randn(3))
+    with pytest.raises(ValueError):
+        draw_graph(torch.tensor([[0], [1]]), layout="circle")
+    plt.close("all")
