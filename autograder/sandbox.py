@@ -50,14 +50,36 @@ def namespaces_available() -> bool:
         return False
 
 
+@functools.cache
+def separate_user_available() -> bool:
+    """Can a kernel run as an unprivileged user id here? Only if that user can read this Python and the course.
+
+    A course checked out under a private folder (mode 700, e.g. a home directory) cannot be
+    read by another user; the kernel then runs as root with every capability dropped instead.
+    """
+    if not namespaces_available() or os.environ.get("PROXIMAL_SANDBOX") == "no-user":
+        return False
+    uid = str(kernel_uid())
+    probe = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+             sys.executable, "-c", "import ipykernel, autograder.guard, proximal"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=60, cwd="/").returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def protections() -> list[str]:
     """One line per protection in force, and per protection this machine cannot give."""
     lines = [f"per-cell timeout; whole notebook killed after {NOTEBOOK_SECONDS} s",
              f"memory capped at {MEMORY_BYTES / 1024**3:g} GiB of address space"]
     if namespaces_available():
         lines += ["no network but the notebook's own loopback",
-                  "solutions, gradebook and other submissions hidden",
-                  f"runs as an unprivileged user with at most {MAX_PROCESSES} processes; none outlive the notebook"]
+                  "solutions, gradebook and other submissions hidden", "no process outlives the notebook"]
+        if separate_user_available():
+            lines.append(f"runs as an unprivileged user with at most {MAX_PROCESSES} processes")
+        else:
+            lines.append("MISSING: a separate user and the process limit (other users cannot read this "
+                         "Python or course folder; make its folders o+rx); runs as root without capabilities")
     else:
         lines += ["MISSING on this machine (needs root or user namespaces and util-linux): network isolation, "
                   "hidden files, process limit and clean-up of stray processes"]
@@ -79,7 +101,7 @@ def configure(config, private_root: Path, hide: list[Path]) -> None:
         hide_list.write_text("".join(f"{p}\n" for p in hide))
         argv = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
                 "sh", str(SCRIPT), str(kernel_dir), str(hide_list), str(MEMORY_BYTES), str(NOTEBOOK_SECONDS),
-                str(MAX_PROCESSES), str(kernel_uid()), "{connection_file}"]
+                str(MAX_PROCESSES), str(kernel_uid() if separate_user_available() else 0), "{connection_file}"]
         # Unix sockets inside the kernel's folder: they cross the network namespace, TCP would not
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = str(kernel_dir / ".ipc")

@@ -6,7 +6,8 @@
 #
 # KERNEL_DIR is the only grading folder the kernel sees; every path listed in HIDE_LIST (one per
 # line) is covered by an empty tmpfs (folders) or /dev/null (files). UID is a user id of this
-# kernel's own: the process limit counts per user, so kernels must not share one.
+# kernel's own: the process limit counts per user, so kernels must not share one. UID 0 means
+# no separate user is possible: the kernel keeps root's id but loses every capability.
 set -eu
 kernel_dir=$1 hide_list=$2 memory=$3 seconds=$4 nproc=$5 uid=$6 connection=$7
 shift 7
@@ -17,7 +18,12 @@ ip link set lo up  # the namespace's own loopback: a notebook can serve and fetc
 # kernel, which runs as an unprivileged user, gets its own copy first.
 cp "$connection" "$kernel_dir/.connection.json"
 mkdir -p "$kernel_dir/.home"
-chown -R "$uid:$uid" "$kernel_dir"
+if [ "$uid" != 0 ]; then
+  chown -R "$uid:$uid" "$kernel_dir"
+  as_user="--reuid=$uid --regid=$uid --clear-groups"
+else
+  as_user="--bounding-set=-all --no-new-privs"
+fi
 
 # Keep the kernel's folder reachable: bind it aside, hide everything, then move it back in place.
 stage=$(mktemp -d /tmp/proximal-stage.XXXXXX)
@@ -44,5 +50,5 @@ env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 MPLBACKEND=Agg OMP_NUM_THR
   MPLCONFIGDIR="$home/mpl" JUPYTER_RUNTIME_DIR="$home/runtime" \
   timeout --signal=KILL "$seconds" \
   prlimit --as="$memory" --nproc="$nproc" --fsize=$((256 * 1024 * 1024)) -- \
-  setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all -- \
+  setpriv $as_user --inh-caps=-all -- \
   "$PROXIMAL_KERNEL_PYTHON" -m ipykernel_launcher -f "$kernel_dir/.connection.json" "$@"
