@@ -16,6 +16,8 @@ adds what it lacks for a batch:
 from __future__ import annotations
 
 import concurrent.futures as futures
+import hashlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -165,11 +167,12 @@ def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str
 
 
 def _quiet_worker(work: Path) -> None:
-    """Send this worker's stderr (and its kernels': they inherit it) to a log file, not over the progress bar."""
+    """Send this worker's output (and its kernels': they inherit it) to a log file, not over the progress bar."""
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy chatter from inside nbgrader
     log = work / f"worker-{os.getpid()}.log"
     if not log.exists():
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
 
@@ -257,13 +260,42 @@ def ensure_assignment(root: Path, config, assignment: str) -> None:
     """Record the assignment's source cells and checksums in the gradebook (nbgrader's generate_assignment).
 
     The release goes to a scratch folder: the committed ``exercises/`` is ``proximal release``'s job.
+    Skipped (it takes seconds) when the gradebook already has this assignment from the same sources:
+    a fingerprint of the sources is kept beside the gradebook.
     """
+    stamp_path = Path(config.CourseDirectory.db_url.removeprefix("sqlite:///") + ".sources.json")
+    fingerprint = _sources_fingerprint(root, assignment)
+    stamps = json.loads(stamp_path.read_text()) if stamp_path.is_file() else {}
+    if stamps.get(assignment) == fingerprint and _registered(config, assignment):
+        return
     with tempfile.TemporaryDirectory(prefix="proximal-gen-") as scratch:
         gen_config = course_config(root, CourseDirectory={
             "db_url": config.CourseDirectory.db_url, "release_directory": str(Path(scratch) / "release")})
         result = nbgrader_api(gen_config).generate_assignment(assignment, force=True, create=True)
     if not result["success"]:
         raise CourseError(f"nbgrader could not register {assignment}: {_last_error(result)}")
+    stamps[assignment] = fingerprint
+    tmp = stamp_path.with_name(stamp_path.name + ".tmp")
+    tmp.write_text(json.dumps(stamps, indent=1, sort_keys=True))
+    os.replace(tmp, stamp_path)
+
+
+def _sources_fingerprint(root: Path, assignment: str) -> str:
+    digest = hashlib.sha256((root / "nbgrader_config.py").read_bytes())
+    for path in sorted((root / "solutions" / assignment).rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _registered(config, assignment: str) -> bool:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
+            return bool(gb.find_assignment(assignment).notebooks)
+    except MissingEntry:
+        return False
 
 
 def submitted_students(root: Path, assignment: str) -> list[str]:

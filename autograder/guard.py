@@ -19,9 +19,8 @@ from __future__ import annotations
 import builtins
 import sys
 
-from nbformat import NotebookNode
-from nbformat.v4 import new_code_cell
-
+# This module is imported inside every graded kernel: keep its imports to the standard library
+# (the cell-inserting helpers below import nbformat only when the grader calls them).
 TAG = "proximal-guard"
 HELPER_PACKAGES = ("proximal",)
 _pristine: dict | None = None
@@ -93,13 +92,15 @@ def _reset_ipython() -> None:
 # ---------------------------------------------------------------- inserting the cells
 
 
-def _guard_cell(call: str) -> NotebookNode:
+def _guard_cell(call: str):
+    from nbformat.v4 import new_code_cell
+
     cell = new_code_cell(f"import autograder.guard\nautograder.guard.{call}()")
     cell.metadata["tags"] = [TAG]
     return cell
 
 
-def insert_guards(nb: NotebookNode) -> NotebookNode:
+def insert_guards(nb):
     """A guard cell first, and one before every test cell (in place; returns ``nb``)."""
     from autograder.notebooks import is_test_cell
 
@@ -114,6 +115,6 @@ def insert_guards(nb: NotebookNode) -> NotebookNode:
     return nb
 
 
-def remove_guards(nb: NotebookNode) -> NotebookNode:
+def remove_guards(nb):
     nb.cells = [c for c in nb.cells if TAG not in c.get("metadata", {}).get("tags", [])]
     return nb
