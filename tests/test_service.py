@@ -301,7 +301,8 @@ async def test_slow_is_slower_than_a_client_timeout_and_is_cancelled(svc):
         async with session.get(svc.url + "/health") as resp:
             assert resp.status == 200
     assert svc.stats.wait_idle(5), "a request the client gave up on must end on the server too"
-    assert svc.stats.records[0]["status"] is None
+    # records are kept as requests end, and the abandoned one may end after the second: match by status
+    assert sorted(str(r["status"]) for r in svc.stats.records) == ["200", "None"]
 
 
 async def test_delay_adds_latency(svc):
