@@ -337,7 +337,9 @@ def grade(
         _snapshot_db(config.CourseDirectory.db_url, snapshot)
         bar = _progress(len(names), f"Grading {assignment}", progress)
         # spawn: workers must not inherit the main process's open gradebook connections
-        with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        context = multiprocessing.get_context("spawn")
+        with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                         initializer=sandbox.adopt, initargs=(sandbox.probe(),)) as pool:
             pending = {
                 pool.submit(grade_one, str(root), assignment, s, str(snapshot), work, feedback): s for s in names
             }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import sys
+import types
 
 # This module is imported inside every graded kernel: keep its imports to the standard library
 # (the cell-inserting helpers below import nbformat only when the grader calls them).
@@ -52,6 +53,9 @@ def _from_notebook(obj: object) -> bool:
     return filename.startswith("<ipython-input") or "ipykernel_" in filename
 
 
+_Function, _Method = types.FunctionType, types.MethodType
+
+
 def _poison_replaced_functions() -> None:
     main = sys.modules.get("__main__")
     for module_name, module in list(sys.modules.items()):
@@ -62,8 +66,17 @@ def _poison_replaced_functions() -> None:
             items = list(vars(module).items())
         except TypeError:
             continue
+        # Runs over every module (over a thousand with torch) before every test cell, so the
+        # loop is kept tight: only functions and bound methods carry a notebook's __code__.
         for attr, value in items:
-            if callable(value) and _from_notebook(value):
+            kind = type(value)
+            if kind is _Function:
+                filename = value.__code__.co_filename
+            elif kind is _Method:
+                filename = getattr(getattr(value.__func__, "__code__", None), "co_filename", "")
+            else:
+                continue
+            if filename.startswith("<ipython-input") or "ipykernel_" in filename:
                 setattr(module, attr, _poisoned(f"{module_name}.{attr}"))
 
 

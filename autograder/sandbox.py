@@ -19,7 +19,6 @@ with what is left (limits via ``prlimit``/``timeout``) and :func:`protections` s
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -36,9 +35,24 @@ SCRIPT = Path(__file__).with_name("sandbox_kernel.sh")
 SECRET_NAMES = ("solutions", "submitted", "autograded", "feedback", ".git", "gradebook.db")
 
 
-@functools.cache
+# What the probes below found, per PROXIMAL_SANDBOX setting: each is a subprocess (the second
+# starts a Python), so a batch probes once and hands the answers to its workers (see adopt).
+_probed: dict[tuple[str, str | None], bool] = {}
+
+
+def _cached(name: str, probe) -> bool:
+    key = (name, os.environ.get("PROXIMAL_SANDBOX"))
+    if key not in _probed:
+        _probed[key] = probe()
+    return _probed[key]
+
+
 def namespaces_available() -> bool:
     """Can this machine start the kernel in new mount/net/PID namespaces as an unprivileged user?"""
+    return _cached("namespaces", _probe_namespaces)
+
+
+def _probe_namespaces() -> bool:
     tools = ("unshare", "ip", "mount", "setpriv", "prlimit", "timeout")
     if os.environ.get("PROXIMAL_SANDBOX") == "off" or not all(shutil.which(t) for t in tools):
         return False
@@ -50,13 +64,16 @@ def namespaces_available() -> bool:
         return False
 
 
-@functools.cache
 def separate_user_available() -> bool:
     """Can a kernel run as an unprivileged user id here? Only if that user can read this Python and the course.
 
     A course checked out under a private folder (mode 700, e.g. a home directory) cannot be
     read by another user; the kernel then runs as root with every capability dropped instead.
     """
+    return _cached("separate-user", _probe_separate_user)
+
+
+def _probe_separate_user() -> bool:
     if not namespaces_available() or os.environ.get("PROXIMAL_SANDBOX") == "no-user":
         return False
     uid = str(kernel_uid())
@@ -66,6 +83,18 @@ def separate_user_available() -> bool:
         return subprocess.run(probe, capture_output=True, timeout=60, cwd="/").returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+def probe() -> dict[tuple[str, str | None], bool]:
+    """Run both probes (for the current PROXIMAL_SANDBOX setting); the answers, for :func:`adopt`."""
+    namespaces_available()
+    separate_user_available()
+    return dict(_probed)
+
+
+def adopt(answers: dict[tuple[str, str | None], bool]) -> None:
+    """Take the probe answers of the process that started this one (a grading worker's initializer)."""
+    _probed.update(answers)
 
 
 def protections() -> list[str]:
@@ -107,9 +136,12 @@ def configure(config, private_root: Path, hide: list[Path]) -> None:
         config.KernelManager.ip = str(kernel_dir / ".ipc")
     else:
         argv = ["timeout", "--signal=KILL", str(NOTEBOOK_SECONDS), "prlimit", f"--as={MEMORY_BYTES}", "--",
-                sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+                sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
         if not shutil.which("timeout") or not shutil.which("prlimit"):
-            argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+            argv = [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
+    # Killed, not asked to stop: nothing is lost (every output is in), a notebook's exit handlers
+    # get no last word, and with namespaces the whole process tree goes at once.
+    config.Execute.shutdown_kernel = "immediate"
     # interrupts go over the control channel: a signal to the process group would stop at `timeout`
     spec = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
             "interrupt_mode": "message",

@@ -51,4 +51,4 @@ env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 MPLBACKEND=Agg OMP_NUM_THR
   timeout --signal=KILL "$seconds" \
   prlimit --as="$memory" --nproc="$nproc" --fsize=$((256 * 1024 * 1024)) -- \
   setpriv $as_user --inh-caps=-all -- \
-  "$PROXIMAL_KERNEL_PYTHON" -m ipykernel_launcher -f "$kernel_dir/.connection.json" "$@"
+  "$PROXIMAL_KERNEL_PYTHON" -m autograder.kernel -f "$kernel_dir/.connection.json" "$@"
