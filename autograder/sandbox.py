@@ -142,6 +142,8 @@ def configure(config, private_root: Path, hide: list[Path]) -> None:
     # Killed, not asked to stop: nothing is lost (every output is in), a notebook's exit handlers
     # get no last word, and with namespaces the whole process tree goes at once.
     config.Execute.shutdown_kernel = "immediate"
+    # jupyter_client's own, without its fixed pauses at start and after a kill
+    config.Execute.kernel_manager_class = "autograder.kernel_manager.GradingKernelManager"
     # interrupts go over the control channel: a signal to the process group would stop at `timeout`
     spec = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
             "interrupt_mode": "message",
