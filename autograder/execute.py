@@ -8,19 +8,49 @@ get an error output instead, so their tests score zero and the rest is graded as
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 
+from autograder.kernel_manager import current_slots
+
 
 class SurvivingExecute(Execute):
-    """Execute cells until the kernel dies; mark the rest as not run."""
+    """Execute cells until the kernel dies; mark the rest as not run.
+
+    Inside ``proximal grade`` the kernel comes from the worker's slots (a spare that is already
+    up, see :mod:`autograder.kernel_manager`) and is moved into the notebook's folder before the
+    first cell; anywhere else (plain ``nbgrader autograde``) it is started as usual.
+    """
 
     _dead: bool = False
 
     def preprocess(self, nb, resources=None, km=None):
         self._dead = False
         return super().preprocess(nb, resources, km)
+
+    def create_kernel_manager(self):
+        slots = current_slots()
+        if slots is None:
+            return super().create_kernel_manager()
+        folder = (self.resources or {}).get("metadata", {}).get("path")
+        self.km = run_sync(slots.take)(Path(folder).resolve())
+        return self.km
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        folder = getattr(self.km, "notebook_dir", None)
+        if folder is not None:  # a spare starts in the stage: into the notebook's folder, leaving no names behind
+            request = kc.execute(f"__import__('os').chdir({str(folder)!r})", silent=True, store_history=False)
+            reply = await self.async_wait_for_reply(request)
+            if reply is None or reply["content"]["status"] != "ok":
+                raise RuntimeError(f"the grading kernel could not enter {folder}")
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":

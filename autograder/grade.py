@@ -19,6 +19,7 @@ import concurrent.futures as futures
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import shutil
 import sqlite3
@@ -29,8 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from jupyter_core.utils import run_sync
 
+from autograder import sandbox
 from autograder.guard import insert_guards
+from autograder.kernel_manager import KernelSlots, current_slots, use_slots
 from autograder.merge import merge
 from autograder.nbgrader_env import course_config, nbgrader_api
 from autograder.notebooks import CourseError, write_notebook
@@ -133,13 +137,17 @@ def _read_submitted(path: Path) -> tuple[nbformat.NotebookNode | None, str | Non
 
 
 def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str, feedback: bool) -> WorkerOutcome:
-    """Autograde one student in a private scratch course (runs in a worker process)."""
-    from autograder import sandbox
+    """Autograde one student in a private scratch course (runs in a worker process).
 
+    The notebooks are executed in this worker's stage (see :func:`_worker_stage`), the one folder
+    the kernel sees, and moved into the scratch course before the next student's turn.
+    """
     _quiet_worker(Path(work))
+    stage = _worker_stage(Path(root), Path(work))
     root_path, private = Path(root), Path(work) / student
-    if private.exists():
-        shutil.rmtree(private)
+    for leftover in (private, stage / student):
+        if leftover.exists():
+            shutil.rmtree(leftover)
     (private / "solutions").mkdir(parents=True)
     shutil.copy(root_path / "nbgrader_config.py", private / "nbgrader_config.py")
     shutil.copytree(root_path / "solutions" / assignment, private / "solutions" / assignment)
@@ -151,19 +159,43 @@ def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str
     )
     if not any((private / "submitted" / student / assignment).glob("*.ipynb")):
         return WorkerOutcome(student, str(private), "empty", notes + ["nothing gradable was handed in"])
-    config = course_config(private, CourseDirectory={"db_url": f"sqlite:///{private / 'gradebook.db'}"})
-    package_root = Path(__file__).resolve().parent.parent  # an editable install: the course repository
-    sandbox.configure(config, private, sandbox.secret_paths([root_path, package_root]) + [Path(work)])
-    api = nbgrader_api(config)
-    result = api.autograde(assignment, student, force=True, create=True)
-    ok = bool(result["success"])
-    if not ok:
-        notes.append("autograding failed: " + _last_error(result))
-    elif feedback:
-        fb = api.generate_feedback(assignment, student, force=True)
-        if not fb["success"]:
-            notes.append("feedback could not be generated: " + _last_error(fb))
+    config = course_config(private, CourseDirectory={
+        "db_url": f"sqlite:///{private / 'gradebook.db'}",
+        # autograded/<student>/<assignment> lands in the stage; nbgrader joins an absolute path as is
+        "autograded_directory": str(stage),
+    })
+    sandbox.configure(config)
+    try:
+        api = nbgrader_api(config)
+        result = api.autograde(assignment, student, force=True, create=True)
+        ok = bool(result["success"])
+        if not ok:
+            notes.append("autograding failed: " + _last_error(result))
+        elif feedback:
+            fb = api.generate_feedback(assignment, student, force=True)
+            if not fb["success"]:
+                notes.append("feedback could not be generated: " + _last_error(fb))
+    finally:
+        # out of the stage before the next student's kernel runs anything
+        if (stage / student).exists():
+            (private / "autograded").mkdir(exist_ok=True)
+            os.rename(stage / student, private / "autograded" / student)
     return WorkerOutcome(student, str(private), "graded" if ok else "failed", notes)
+
+
+def _worker_stage(root: Path, work: Path) -> Path:
+    """This worker's stage, and its kernel slots, set up on its first submission."""
+    slots = current_slots()
+    if slots is None:
+        stage = work / f"stage-{os.getpid()}"
+        package_root = Path(__file__).resolve().parent.parent  # an editable install: the course repository
+        hide = sandbox.secret_paths([root, package_root]) + [work]
+        slots = KernelSlots(stage, sandbox.prepare_worker(stage, hide))
+        use_slots(slots)
+        # the spare of a worker that is done (pool workers skip atexit; a killed worker's
+        # kernels die with it anyway: the sandbox sets their parent-death signal)
+        multiprocessing.util.Finalize(slots, run_sync(slots.close), exitpriority=10)
+    return slots.stage
 
 
 def _quiet_worker(work: Path) -> None:
@@ -315,8 +347,6 @@ def grade(
     progress: bool = True,
 ) -> BatchReport:
     """Autograde every submission of ``assignment`` (or only ``students``), then export the CSV."""
-    from autograder import sandbox
-
     started = time.perf_counter()
     root = root.resolve()
     if not (root / "solutions" / assignment).is_dir():

@@ -16,7 +16,10 @@ are fixed pauses rather than waits for something:
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import time
+from pathlib import Path
 from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -76,3 +79,90 @@ class GradingKernelManager(AsyncKernelManager):
         # jupyter_client polls every 0.1 s; a killed kernel is gone within milliseconds
         while await self._async_is_alive():
             await asyncio.sleep(min(pollinterval, 0.01))
+
+
+class KernelSlots:
+    """A worker's grading kernels: the one in use, and a spare already starting up for the next submission.
+
+    Starting a kernel costs about half a second, most of it importing; a spare does that while
+    the current submission runs, so a worker grades back to back. A spare is used only where
+    each slot has its own user id (see :mod:`autograder.sandbox`), so that the kernel grading one
+    submission can never reach the spare that will run the next; elsewhere every kernel is
+    started when needed. A spare older than ``max_age`` seconds is replaced, so the whole-notebook
+    time limit, which runs from the kernel's start, stays a submission's own.
+    """
+
+    def __init__(self, stage: Path, slots: dict[str, dict], max_age: float = 60.0) -> None:
+        self.stage = stage
+        self.slots = slots
+        self.max_age = max_age
+        self.use_spares = all(slot["uid"] is not None for slot in slots.values())
+        self._order = itertools.cycle(slots if self.use_spares else list(slots)[:1])
+        self._spare: tuple[GradingKernelManager, str, float] | None = None
+        self._latest: dict[str, GradingKernelManager] = {}  # per slot, the kernel started last
+        self.started = 0  # kernels started, spares included: for tests and benchmarks
+
+    async def take(self, notebook_dir: Path) -> GradingKernelManager:
+        """A running kernel for the notebook in ``notebook_dir`` (which must lie in the stage)."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            km, slot, born = spare
+            if time.monotonic() - born < self.max_age and await km._async_is_alive():
+                self._hand_over(notebook_dir, slot)
+                await self._start_spare()
+                km.notebook_dir = notebook_dir
+                return km
+            await km._async_shutdown_kernel(now=True)
+        km, slot = await self._start(next(self._order))
+        self._hand_over(notebook_dir, slot)
+        if self.use_spares:
+            await self._start_spare()
+        km.notebook_dir = notebook_dir
+        return km
+
+    async def close(self) -> None:
+        """Stop the spare, if any (a worker's last act)."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            await spare[0]._async_shutdown_kernel(now=True)
+
+    async def _start_spare(self) -> None:
+        km, slot = await self._start(next(self._order))
+        self._spare = (km, slot, time.monotonic())
+
+    async def _start(self, slot: str) -> tuple[GradingKernelManager, str]:
+        # a slot holds one kernel at a time: its folder and user are that kernel's alone
+        earlier = self._latest.pop(slot, None)
+        if earlier is not None and await earlier._async_is_alive():
+            await earlier._async_shutdown_kernel(now=True)
+        km = GradingKernelManager(**self.slots[slot]["manager"])
+        self._latest[slot] = km
+        # start_kernel returns once the process is launched; the kernel imports in the background
+        # history in memory, as nbgrader asks of the kernels it starts
+        await km._async_start_kernel(cwd=str(self.stage), extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        self.started += 1
+        return km, slot
+
+    def _hand_over(self, notebook_dir: Path, slot: str) -> None:
+        """Give the slot's user the submission's folder in the stage (it runs there, and may write)."""
+        uid = self.slots[slot]["uid"]
+        if uid is None:
+            return
+        top = self.stage / notebook_dir.relative_to(self.stage).parts[0]
+        for folder, dirs, files in os.walk(top):
+            os.chown(folder, uid, uid)
+            for name in dirs + files:
+                os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+
+_slots: KernelSlots | None = None
+
+
+def use_slots(slots: KernelSlots | None) -> None:
+    """Make this process's autograde runs take their kernels from ``slots`` (None: start each as usual)."""
+    global _slots
+    _slots = slots
+
+
+def current_slots() -> KernelSlots | None:
+    return _slots

@@ -8,10 +8,15 @@ Each submission's kernel is started through ``sandbox_kernel.sh`` under
   (Jupyter's IPC transport), which need no network;
 * **files**: the grading scratch folder of every submission, and the course's ``solutions/``,
   ``submitted/``, ``autograded/``, ``feedback/``, ``.git`` and gradebook are hidden behind empty
-  mounts; only the submission's own autograded folder stays;
+  mounts; only the worker's *stage* stays, which holds the notebook being graded and nothing else
+  (each submission is moved out before the next one's code runs);
 * **processes**: a PID namespace with its own ``/proc``; whatever the notebook starts dies with it;
 * **limits**: the kernel runs as an unprivileged user id of its own under ``prlimit`` (address space, process count, file
   size) and ``timeout`` (whole-notebook wall time); nbgrader's per-cell timeout still applies.
+
+A worker starts the kernel for its next submission while it grades the current one (a *spare*,
+see :mod:`autograder.kernel_manager`): the two run in different slots, as different users, and
+neither can reach the other's sockets or files.
 
 Where the machine cannot create namespaces (not root, no user namespaces), grading still works
 with what is left (limits via ``prlimit``/``timeout``) and :func:`protections` says what is missing.
@@ -76,7 +81,7 @@ def separate_user_available() -> bool:
 def _probe_separate_user() -> bool:
     if not namespaces_available() or os.environ.get("PROXIMAL_SANDBOX") == "no-user":
         return False
-    uid = str(kernel_uid())
+    uid = str(kernel_uid(SLOTS[0]))
     probe = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
              sys.executable, "-c", "import ipykernel, autograder.guard, proximal"]
     try:
@@ -115,51 +120,69 @@ def protections() -> list[str]:
     return lines
 
 
-def configure(config, private_root: Path, hide: list[Path]) -> None:
-    """Make the kernels of this worker's next autograde run sandboxed (sets the worker's JUPYTER_PATH).
+# A worker keeps two kernels at most: the one grading and a spare starting up for the next
+# submission. Each slot has its own user id, so the two can never touch each other.
+SLOTS = ("a", "b")
 
-    ``private_root`` is the submission's scratch course; ``hide`` lists further folders to hide
-    (the real course's secrets, every submission's scratch folder).
+
+def prepare_worker(stage: Path, hide: list[Path]) -> dict[str, dict]:
+    """Write this worker's kernel specs (and point its JUPYTER_PATH at them); how to start each slot's kernel.
+
+    ``stage`` is the only grading folder a kernel sees: the notebook being graded is put there
+    (``stage/<student>/<assignment>``) and moved out before the next submission's code runs.
+    ``hide`` lists what else to hide (the course's secrets, every submission's scratch folder).
+    Returns, per slot, the keyword arguments for :class:`autograder.kernel_manager.GradingKernelManager`
+    and the user id its kernel runs as (None: the grader's own).
     """
-    kernel_dir = private_root / "autograded"
-    kernel_dir.mkdir(parents=True, exist_ok=True)
-    spec_dir = private_root / "jupyter" / "kernels" / "python3"
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    if namespaces_available():
-        hide_list = private_root / "hide.txt"
-        hide_list.write_text("".join(f"{p}\n" for p in hide))
-        argv = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
-                "sh", str(SCRIPT), str(kernel_dir), str(hide_list), str(MEMORY_BYTES), str(NOTEBOOK_SECONDS),
-                str(MAX_PROCESSES), str(kernel_uid() if separate_user_available() else 0), "{connection_file}"]
-        # Unix sockets inside the kernel's folder: they cross the network namespace, TCP would not
-        config.KernelManager.transport = "ipc"
-        config.KernelManager.ip = str(kernel_dir / ".ipc")
-    else:
-        argv = ["timeout", "--signal=KILL", str(NOTEBOOK_SECONDS), "prlimit", f"--as={MEMORY_BYTES}", "--",
-                sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
-        if not shutil.which("timeout") or not shutil.which("prlimit"):
+    stage.mkdir(parents=True, exist_ok=True)
+    os.chmod(stage, 0o755)  # kernels may enter, not write: a submission cannot leave files for the next
+    specs = stage.with_name(stage.name + "-jupyter")
+    hide_list = stage.with_name(stage.name + "-hide.txt")
+    hide_list.write_text("".join(f"{p}\n" for p in hide))
+    slots = {}
+    for slot in SLOTS:
+        spec_dir = specs / "kernels" / f"grading-{slot}"
+        spec_dir.mkdir(parents=True, exist_ok=True)
+        uid = kernel_uid(slot) if separate_user_available() else None
+        manager = {"kernel_name": f"grading-{slot}"}
+        if namespaces_available():
+            # the kernel dies with this worker: a killed grader leaves no kernel behind
+            argv = ["setpriv", "--pdeathsig", "KILL", "--",
+                    "unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
+                    "sh", str(SCRIPT), str(stage), str(hide_list), str(MEMORY_BYTES), str(NOTEBOOK_SECONDS),
+                    str(MAX_PROCESSES), str(uid or 0), slot, "{connection_file}"]
+            # Unix sockets in the slot's private folder: they cross the network namespace, TCP would not
+            manager.update(transport="ipc", ip=str(stage / f".kernel-{slot}" / "ipc"))
+        else:
             argv = [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
+            if shutil.which("timeout") and shutil.which("prlimit"):
+                argv = ["timeout", "--signal=KILL", str(NOTEBOOK_SECONDS), "prlimit", f"--as={MEMORY_BYTES}", "--",
+                        *argv]
+        # interrupts go over the control channel: a signal to the process group would stop at `timeout`
+        spec = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
+                "interrupt_mode": "message", "env": {"PROXIMAL_KERNEL_PYTHON": sys.executable}}
+        (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+        slots[slot] = {"manager": manager, "uid": uid}
+    # this worker's kernel spec search starts here
+    os.environ["JUPYTER_PATH"] = str(specs)
+    return slots
+
+
+def configure(config) -> None:
+    """Make an autograde run take its kernels from this worker's slots (see :mod:`autograder.kernel_manager`)."""
     # Killed, not asked to stop: nothing is lost (every output is in), a notebook's exit handlers
     # get no last word, and with namespaces the whole process tree goes at once.
     config.Execute.shutdown_kernel = "immediate"
-    # jupyter_client's own, without its fixed pauses at start and after a kill
     config.Execute.kernel_manager_class = "autograder.kernel_manager.GradingKernelManager"
-    # interrupts go over the control channel: a signal to the process group would stop at `timeout`
-    spec = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
-            "interrupt_mode": "message",
-            "env": {"PROXIMAL_KERNEL_PYTHON": sys.executable}}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
-    # this worker's kernel spec search starts here, so "python3" resolves to the sandboxed one
-    os.environ["JUPYTER_PATH"] = str(private_root / "jupyter")
 
 
-def kernel_uid() -> int:
-    """An unprivileged user id for this worker's kernels, unused by anyone else on the machine.
+def kernel_uid(slot: str) -> int:
+    """An unprivileged user id for one of this worker's kernel slots, unused by anyone else on the machine.
 
     RLIMIT_NPROC counts every process of a user: kernels sharing ``nobody`` would let one
     submission's process flood stop another's kernel from starting.
     """
-    return 200_000 + os.getpid()
+    return 200_000 + 2 * os.getpid() + SLOTS.index(slot)
 
 
 def secret_paths(course_roots: list[Path]) -> list[Path]:

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 import pytest
 
-from autograder.kernel_manager import GradingKernelClient, GradingKernelManager
+from autograder.kernel_manager import GradingKernelClient, GradingKernelManager, KernelSlots
+
+
+def write_specs(where, monkeypatch, names=("grading",)) -> None:
+    """Plain grading kernel specs (no sandbox) under ``where``, found through JUPYTER_PATH."""
+    for name in names:
+        spec = where / "kernels" / name
+        spec.mkdir(parents=True)
+        argv = [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
+        (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(where))
 
 
 @pytest.fixture
 async def kernel(tmp_path, monkeypatch):
-    spec = tmp_path / "kernels" / "grading"
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "grading", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    write_specs(tmp_path, monkeypatch)
     km = GradingKernelManager(kernel_name="grading", transport="ipc", ip=str(tmp_path / "ipc"))
     await km.start_kernel(cwd=str(tmp_path))
     yield km
@@ -64,3 +71,59 @@ async def test_end_of_a_killed_kernel_is_polled_every_hundredth_of_a_second(monk
     monkeypatch.setattr(asyncio, "sleep", sleep)
     await km._async_wait()
     assert pauses == [0.01, 0.01, 0.01]
+
+
+def slots_for(stage, uid):
+    return {slot: {"manager": {"kernel_name": f"grading-{slot}"}, "uid": uid} for slot in ("a", "b")}
+
+
+async def test_a_spare_is_ready_for_the_next_submission(tmp_path, monkeypatch):
+    """With a user per slot, does each submission get the spare started during the one before, alternating slots?"""
+    write_specs(tmp_path, monkeypatch, ("grading-a", "grading-b"))
+    stage = tmp_path / "stage"
+    slots = KernelSlots(stage, slots_for(stage, os.getuid()))  # our own uid: chown to it is allowed
+    taken = []
+    try:
+        for student in ("ada", "bo", "cy"):
+            (stage / student / "01").mkdir(parents=True)
+            spare = slots._spare[0] if slots._spare else None
+            km = await slots.take(stage / student / "01")
+            assert spare is None or km is spare, "the spare was not used"
+            taken.append(km.kernel_name)
+            await km._async_shutdown_kernel(now=True)  # as nbclient does when the notebook is done
+        assert taken == ["grading-a", "grading-b", "grading-a"]
+        assert slots.started == 4, "three kernels and one spare left over"
+    finally:
+        await slots.close()
+    assert slots._spare is None
+
+
+async def test_without_a_user_per_slot_there_is_no_spare(tmp_path, monkeypatch):
+    """Where slots cannot have users of their own, is every kernel started on demand, in one slot?"""
+    write_specs(tmp_path, monkeypatch, ("grading-a", "grading-b"))
+    stage = tmp_path / "stage"
+    slots = KernelSlots(stage, slots_for(stage, None))
+    for student in ("ada", "bo"):
+        (stage / student / "01").mkdir(parents=True)
+        km = await slots.take(stage / student / "01")
+        assert km.kernel_name == "grading-a" and slots._spare is None
+        await km._async_shutdown_kernel(now=True)
+    assert slots.started == 2
+
+
+async def test_an_old_spare_is_replaced(tmp_path, monkeypatch):
+    """Is a spare older than max_age (its notebook time limit already running) shut down and a fresh kernel used?"""
+    write_specs(tmp_path, monkeypatch, ("grading-a", "grading-b"))
+    stage = tmp_path / "stage"
+    slots = KernelSlots(stage, slots_for(stage, os.getuid()), max_age=0)
+    try:
+        (stage / "ada" / "01").mkdir(parents=True)
+        first = await slots.take(stage / "ada" / "01")
+        stale = slots._spare[0]
+        await first._async_shutdown_kernel(now=True)
+        (stage / "bo" / "01").mkdir(parents=True)
+        second = await slots.take(stage / "bo" / "01")
+        assert second is not stale and not await stale._async_is_alive()
+        await second._async_shutdown_kernel(now=True)
+    finally:
+        await slots.close()

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -146,9 +147,19 @@ def batch(demo_release, tmp_path_factory, host_server):
         "        return False\n"
         f"for _name, _path in {{'course solutions': {str(course / 'solutions')!r}, 'repo solutions': {str(ROOT / 'solutions')!r},\n"
         f"                    'gradebook': {str(course / 'gradebook.db')!r}, 'submissions': {str(folder)!r},\n"
-        "                    'grader scratch': os.path.abspath('../../../gradebook.db'),\n"
-        "                    'other students': os.path.abspath('../../../../honest')}.items():\n"
+        # the notebook runs in <scratch>/stage-<pid>/snoop/00-demo; beside the stage lie every
+        # student's scratch course (with the gradebook copy and the sources) and the snapshot
+        "                    'grader scratch': os.path.abspath('../../../snoop/gradebook.db'),\n"
+        "                    'gradebook snapshot': os.path.abspath('../../../gradebook-snapshot.db'),\n"
+        "                    'other students': os.path.abspath('../../../honest')}.items():\n"
         "    print('PROBE', _name, 'VISIBLE' if _visible(_path) else 'hidden')\n"
+        # in the stage: this notebook's folder, and the kernel slots' private folders of which
+        # only its own may open (the other is the spare that will run the next submission)
+        "_stage = os.listdir('../..')\n"
+        "_strangers = [n for n in _stage if n != 'snoop' and not n.startswith('.kernel-')]\n"
+        "print('PROBE other notebooks in the stage', f'VISIBLE {_strangers}' if _strangers else 'hidden')\n"
+        "_slots = [n for n in _stage if n.startswith('.kernel-') and _visible(os.path.join('../..', n))]\n"
+        "print('PROBE another kernel slot', f'VISIBLE {_slots}' if len(_slots) > 1 else 'hidden')\n"
         "try:\n"
         f"    socket.create_connection(('127.0.0.1', {host_server}), timeout=2).recv(20)\n"
         "    print('PROBE host network VISIBLE')\n"
@@ -264,6 +275,8 @@ def test_processes_are_limited_and_none_outlive_grading(batch):
         assert started < 600, "the process limit did not stop the flood"
     left = subprocess.run(["pgrep", "-f", f"sleep {STRAY_SLEEP}"], capture_output=True, text=True).stdout.split()
     assert left == [], f"processes started by the notebook outlived it: {left}"
+    kernels = subprocess.run(["pgrep", "-f", "-m autograder.kernel"], capture_output=True, text=True).stdout.split()
+    assert kernels == [], f"grading kernels (a worker's spare?) outlived the batch: {kernels}"
 
 
 @needs_namespaces
@@ -271,7 +284,7 @@ def test_secrets_and_the_network_are_out_of_reach(batch):
     """Can a notebook see solutions, the gradebook, other submissions or students, the grader's scratch or the host network?"""
     text = outputs(batch, "snoop")
     probes = [line for line in text.splitlines() if line.startswith("PROBE")]
-    assert len(probes) == 8, text[-2000:]
+    assert len(probes) == 11, text[-2000:]
     assert not [p for p in probes if "VISIBLE" in p or "BROKEN" in p], probes
     assert score(batch, "snoop") == 6
 
@@ -322,6 +335,13 @@ def test_killed_batch_resumes_to_the_same_gradebook(demo_release, tmp_path, vari
     assert process.poll() is None, "the batch finished before it could be interrupted"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    # the killed grader's kernels (the one grading and the spare) die with their worker
+    pattern = f"-m autograder.kernel -f {tempfile.gettempdir()}/proximal-grade-"
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout
+    assert not NAMESPACES or not left, f"kernels outlived the killed grader:\n{left}"
 
     grade(interrupted, "00-demo", jobs=2, progress=False)
     grade(clean, "00-demo", jobs=2, progress=False)
