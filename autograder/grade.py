@@ -23,6 +23,7 @@ import multiprocessing.util
 import os
 import shutil
 import sqlite3
+import stat
 import tempfile
 import time
 import warnings
@@ -169,6 +170,12 @@ def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str
         api = nbgrader_api(config)
         result = api.autograde(assignment, student, force=True, create=True)
         ok = bool(result["success"])
+        # the kernel is gone: before anything copies the folder (feedback, the main process),
+        # drop what would be followed or read as root (a link to the gradebook, a pipe, a device)
+        stripped = _strip_special_files(stage / student)
+        if stripped:
+            notes.append(f"removed {len(stripped)} link(s) or special file(s) the notebook left: "
+                         + ", ".join(stripped[:5]))
         if not ok:
             notes.append("autograding failed: " + _last_error(result))
         elif feedback:
@@ -234,7 +241,9 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
             if staged.exists():
                 shutil.rmtree(staged)
             staged.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(built, staged)
+            # what the notebook left beside itself: links stay links (never followed as root),
+            # pipes and devices are not copied (reading one would block or never end)
+            shutil.copytree(built, staged, symlinks=True, ignore=_special_files)
             if final.exists():
                 shutil.rmtree(final)
             staged.rename(final)
@@ -283,6 +292,31 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
                                float(submission.max_score), list(outcome.notes))
     shutil.rmtree(private, ignore_errors=True)
     return result
+
+
+def _strip_special_files(folder: Path) -> list[str]:
+    """Delete every link, pipe, socket and device under ``folder``; their paths, relative to it."""
+    removed = []
+    for current, dirs, files in os.walk(folder):
+        for name in _special_files(current, dirs + files, links=True):
+            path = os.path.join(current, name)
+            os.unlink(path)
+            removed.append(os.path.relpath(path, folder))
+        dirs[:] = [d for d in dirs if os.path.isdir(os.path.join(current, d))]
+    return sorted(removed)
+
+
+def _special_files(folder: str, names: list[str], links: bool = False) -> list[str]:
+    """The entries of ``folder`` that are neither files nor folders (FIFOs, sockets, devices; links too if ``links``)."""
+    special = []
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if stat.S_ISLNK(mode):
+            if links:
+                special.append(name)
+        elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            special.append(name)
+    return special
 
 
 # ---------------------------------------------------------------- the batch
@@ -380,7 +414,11 @@ def grade(
                 except Exception as exc:  # our own failure, not the student's: keep any earlier grade
                     results.append(StudentResult(student, False, notes=[f"not graded (grader error: {exc!r}); earlier grade kept"]))
                 else:
-                    results.append(merge_outcome(root, config, assignment, outcome))
+                    try:
+                        results.append(merge_outcome(root, config, assignment, outcome))
+                    except Exception as exc:  # e.g. a file the notebook left that cannot be copied
+                        results.append(StudentResult(student, False, notes=outcome.notes + [
+                            f"not graded (could not record the result: {exc!r}); earlier grade kept"]))
                 bar.update(1)
         bar.close()
 

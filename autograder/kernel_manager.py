@@ -74,6 +74,8 @@ class GradingKernelManager(AsyncKernelManager):
     client_class = DottedObjectName("autograder.kernel_manager.GradingKernelClient", config=True)
     # AsyncKernelManager gives client_factory a fixed default, so client_class alone is not enough
     client_factory = Type(GradingKernelClient, klass=AsyncKernelClient, config=True)
+    # set by KernelSlots.take: the folder the kernel is to work in (it starts in the stage)
+    notebook_dir: Path | None = None
 
     async def _async_wait(self, pollinterval: float = 0.1) -> None:
         # jupyter_client polls every 0.1 s; a killed kernel is gone within milliseconds

@@ -170,6 +170,12 @@ def batch(demo_release, tmp_path_factory, host_server):
         "_ok = urllib.request.urlopen(f'http://127.0.0.1:{_srv.server_address[1]}/', timeout=5).status == 200\n"
         "print('PROBE own loopback', 'works' if _ok else 'BROKEN')\n")
     submit("snoop", {"double": probe + CORRECT["double"]})
+    # files left beside the notebook for the grader, which copies the folder as root
+    submit("leftovers", {"double": (
+        "import os\n"
+        "os.mkfifo('pipe')\n"
+        "os.symlink('/dev/zero', 'zeros')\n"
+        f"os.symlink({str(course / 'gradebook.db')!r}, 'grades.db')\n") + CORRECT["double"]})
 
     report = grade(course, "00-demo", jobs=2, progress=False)
     return course, report, {r.student: r for r in report.results}
@@ -252,6 +258,17 @@ def test_output_floods_are_capped(batch, student):
     """Is an enormous line or image cut down in the autograded notebook, without costing points?"""
     assert score(batch, student) == 6
     assert (batch[0] / "autograded" / student / "00-demo" / NB).stat().st_size < 2_000_000
+
+
+def test_pipes_and_links_left_behind_are_not_followed(batch):
+    """Are a FIFO and links to /dev/zero and the gradebook, left beside the notebook, removed before anything copies the folder?"""
+    result = batch[2]["leftovers"]
+    assert result.graded and result.score == 6, result.notes
+    assert any("removed 3 link(s) or special file(s)" in note for note in result.notes), result.notes
+    assert not any("feedback could not" in note for note in result.notes), result.notes
+    for kind in ("autograded", "feedback"):
+        left = sorted(p.name for p in (batch[0] / kind / "leftovers" / "00-demo").iterdir())
+        assert not {"pipe", "zeros", "grades.db"} & set(left), (kind, left)
 
 
 def test_a_shadowing_module_is_not_used(batch):
