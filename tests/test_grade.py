@@ -70,3 +70,40 @@ def test_regrading_is_idempotent_and_keeps_manual_grades(demo_course, variant):
     with Gradebook(db) as gb:
         assert len(gb.find_assignment("00-demo").submissions) == 1
         assert gb.find_grade("fib_tests", "demo-exercises", "00-demo", "ada").manual_score == 2
+
+
+def test_scores_match_plain_sequential_nbgrader(demo_release, tmp_path, variant):
+    """On honest submissions, does `proximal grade` give every cell the score plain sequential `nbgrader autograde` gives?"""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from nbgrader.api import Gradebook
+
+    wrong = {"add_all": "def add_all(xs):\n    return 0\n", "fib": "def fib(n):\n    return n\n"}
+    handed_in = {"ada": CORRECT, "bo": {**CORRECT, "add_all": wrong["add_all"]},
+                 "cy": {"double": CORRECT["double"]}, "di": {**CORRECT, "fib": wrong["fib"]}, "ed": {}}
+    courses = {}
+    for way in ("plain", "proximal"):
+        course = tmp_path / way
+        shutil.copytree(demo_release, course)
+        for student, answers in handed_in.items():
+            submit(course, student, variant, answers=answers)
+        courses[way] = course
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    for step in (["generate_assignment", "00-demo", "--force", "--CourseDirectory.release_directory=release"],
+                 ["autograde", "00-demo", "--force"]):
+        subprocess.run(nbgrader + step, cwd=courses["plain"], env=env, check=True, capture_output=True)
+    grade(courses["proximal"], "00-demo", jobs=2, feedback=False, progress=False)
+
+    def scores(course: Path) -> dict:
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            return {(s.student.id, nb.name, g.name): g.auto_score
+                    for s in gb.find_assignment("00-demo").submissions for nb in s.notebooks for g in nb.grades}
+
+    plain = scores(courses["plain"])
+    assert len(plain) == 5 * 3 and sorted({v for v in plain.values()}) == [0, 1, 2, 3], plain
+    assert scores(courses["proximal"]) == plain
