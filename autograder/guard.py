@@ -49,7 +49,11 @@ def restore() -> None:
 
 def _from_notebook(obj: object) -> bool:
     code = getattr(obj, "__code__", None)
-    filename = getattr(code, "co_filename", "") or ""
+    return _notebook_file(getattr(code, "co_filename", "") or "")
+
+
+def _notebook_file(filename: str) -> bool:
+    """Is this the file name IPython gives code run in a notebook cell?"""
     return filename.startswith("<ipython-input") or "ipykernel_" in filename
 
 
@@ -76,7 +80,7 @@ def _poison_replaced_functions() -> None:
                 filename = getattr(getattr(value.__func__, "__code__", None), "co_filename", "")
             else:
                 continue
-            if filename.startswith("<ipython-input") or "ipykernel_" in filename:
+            if _notebook_file(filename):
                 setattr(module, attr, _poisoned(f"{module_name}.{attr}"))
 
 

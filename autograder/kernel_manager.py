@@ -107,15 +107,10 @@ class KernelSlots:
     async def take(self, notebook_dir: Path) -> GradingKernelManager:
         """A running kernel for the notebook in ``notebook_dir`` (which must lie in the stage)."""
         spare, self._spare = self._spare, None
-        if spare is not None:
-            km, slot, born = spare
-            if time.monotonic() - born < self.max_age and await km._async_is_alive():
-                self._hand_over(notebook_dir, slot)
-                await self._start_spare()
-                km.notebook_dir = notebook_dir
-                return km
-            await km._async_shutdown_kernel(now=True)
-        km, slot = await self._start(next(self._order))
+        if spare is not None and (time.monotonic() - spare[2] >= self.max_age or not await spare[0]._async_is_alive()):
+            await spare[0]._async_shutdown_kernel(now=True)
+            spare = None
+        km, slot = spare[:2] if spare is not None else await self._start(next(self._order))
         self._hand_over(notebook_dir, slot)
         if self.use_spares:
             await self._start_spare()
