@@ -1,54 +1,11 @@
-"""Grading code for the Proximal course: release, lint, the learner's check, the instructor's grade.
+"""The grading engine of the Proximal course: merge, guard, execute, score; sandboxed batches.
 
-The public API is small: :func:`check`, called from the last cell of every exercise notebook.
+Nothing here knows the course's content: which lessons exist, what the helpers are called or what
+an exercise teaches all come from the course (see :mod:`proximal`) or from ``nbgrader_config.py``.
 Importing this package has no side effects and imports nothing heavy.
 """
 
 from __future__ import annotations
 
-import os
-
 # Set in the environment of every kernel that `proximal check` starts (nbgrader sets NBGRADER_EXECUTION).
 CHECKING_ENV = "PROXIMAL_CHECKING"
-
-
-def check(notebook: str | None = None) -> None:
-    """Check the current notebook (save it first) and print a table per exercise.
-
-    Inside a check or a grading run it returns at once, before importing anything, so that a
-    notebook which calls it can neither recurse nor slow grading down.
-    """
-    if os.environ.get(CHECKING_ENV) or os.environ.get("NBGRADER_EXECUTION"):
-        print("(check skipped: this notebook is being checked or graded right now)")
-        return
-    path = notebook or _current_notebook()
-    if path is None:
-        print("Could not tell which notebook this is. Run: check('your-notebook.ipynb')")
-        return
-    from autograder.check import check_in_notebook
-
-    check_in_notebook(path)
-
-
-def _current_notebook() -> str | None:
-    """The notebook this kernel belongs to: Jupyter tells the kernel through ``JPY_SESSION_NAME``."""
-    from pathlib import Path
-
-    names = [os.environ.get("JPY_SESSION_NAME")]
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        names.append(shell.user_ns.get("__session__") if shell else None)
-    except ImportError:
-        pass
-    for name in names:
-        if isinstance(name, str) and name.endswith(".ipynb"):
-            # Jupyter may give a path relative to the server's root; the kernel runs in the notebook's folder
-            for candidate in (Path(name), Path(Path(name).name)):
-                if candidate.is_file():
-                    return str(candidate.resolve())
-    return None
-
-
-__all__ = ["check"]

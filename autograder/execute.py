@@ -43,7 +43,9 @@ class SurvivingExecute(Execute):
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         folder = getattr(self.km, "notebook_dir", None)
-        if folder is not None:  # a spare starts in the stage: into the notebook's folder, leaving no names behind
+        if (
+            folder is not None
+        ):  # a spare starts in the stage: into the notebook's folder, leaving no names behind
             request = kc.execute(f"__import__('os').chdir({str(folder)!r})", silent=True, store_history=False)
             reply = await self.async_wait_for_reply(request)
             if reply is None or reply["content"]["status"] != "ok":
@@ -60,11 +62,15 @@ class SurvivingExecute(Execute):
                 return super().preprocess_cell(cell, resources, index)
             except DeadKernelError:
                 self._dead = True
-                cell.outputs.append(_error("the kernel died while running this cell (exit, crash, or out of time or memory)"))
+                cell.outputs.append(
+                    _error("the kernel died while running this cell (exit, crash, or out of time or memory)")
+                )
                 return cell, resources
         cell.outputs = [_error("not run: the kernel had died in an earlier cell")]
         return cell, resources
 
 
 def _error(message: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename="KernelDied", evalue=message, traceback=[f"KernelDied: {message}"])
+    return NotebookNode(
+        output_type="error", ename="KernelDied", evalue=message, traceback=[f"KernelDied: {message}"]
+    )

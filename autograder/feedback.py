@@ -52,10 +52,18 @@ class CapOutputs(Preprocessor):
             if output.get("output_type") == "stream":
                 output["text"] = self._cut("".join(output.get("text", "")))
             for mime, value in list(output.get("data", {}).items()):
-                text = value if isinstance(value, str) else "".join(value) if isinstance(value, list) else str(value)
+                text = (
+                    value
+                    if isinstance(value, str)
+                    else "".join(value)
+                    if isinstance(value, list)
+                    else str(value)
+                )
                 if mime.startswith("image/") and len(text) > self.max_image_bytes:
                     del output["data"][mime]
-                    output["data"]["text/plain"] = f"[image of {len(text)} bytes removed: larger than the grader keeps]"
+                    output["data"]["text/plain"] = (
+                        f"[image of {len(text)} bytes removed: larger than the grader keeps]"
+                    )
                 elif mime.startswith("text/") or mime == "application/json":
                     output["data"][mime] = self._cut(text)
             if output.get("output_type") == "error":
@@ -66,4 +74,6 @@ class CapOutputs(Preprocessor):
     def _cut(self, text: str) -> str:
         if len(text) <= self.max_chars:
             return text
-        return text[: self.max_chars] + f"\n[... {len(text) - self.max_chars} more characters cut by the grader]"
+        return (
+            text[: self.max_chars] + f"\n[... {len(text) - self.max_chars} more characters cut by the grader]"
+        )

@@ -137,7 +137,9 @@ def _read_submitted(path: Path) -> tuple[nbformat.NotebookNode | None, str | Non
 # ---------------------------------------------------------------- the worker
 
 
-def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str, feedback: bool) -> WorkerOutcome:
+def grade_one(
+    root: str, assignment: str, student: str, snapshot: str, work: str, feedback: bool
+) -> WorkerOutcome:
     """Autograde one student in a private scratch course (runs in a worker process).
 
     The notebooks are executed in this worker's stage (see :func:`_worker_stage`), the one folder
@@ -160,11 +162,14 @@ def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str
     )
     if not any((private / "submitted" / student / assignment).glob("*.ipynb")):
         return WorkerOutcome(student, str(private), "empty", notes + ["nothing gradable was handed in"])
-    config = course_config(private, CourseDirectory={
-        "db_url": f"sqlite:///{private / 'gradebook.db'}",
-        # autograded/<student>/<assignment> lands in the stage; nbgrader joins an absolute path as is
-        "autograded_directory": str(stage),
-    })
+    config = course_config(
+        private,
+        CourseDirectory={
+            "db_url": f"sqlite:///{private / 'gradebook.db'}",
+            # autograded/<student>/<assignment> lands in the stage; nbgrader joins an absolute path as is
+            "autograded_directory": str(stage),
+        },
+    )
     sandbox.configure(config)
     try:
         api = nbgrader_api(config)
@@ -174,8 +179,10 @@ def grade_one(root: str, assignment: str, student: str, snapshot: str, work: str
         # drop what would be followed or read as root (a link to the gradebook, a pipe, a device)
         stripped = _strip_special_files(stage / student)
         if stripped:
-            notes.append(f"removed {len(stripped)} link(s) or special file(s) the notebook left: "
-                         + ", ".join(stripped[:5]))
+            notes.append(
+                f"removed {len(stripped)} link(s) or special file(s) the notebook left: "
+                + ", ".join(stripped[:5])
+            )
         if not ok:
             notes.append("autograding failed: " + _last_error(result))
         elif feedback:
@@ -232,7 +239,9 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
     private = Path(outcome.private_root)
     if outcome.status == "failed":  # our failure, not the student's: change nothing
         shutil.rmtree(private, ignore_errors=True)
-        return StudentResult(outcome.student, False, notes=outcome.notes + ["not graded; any earlier grade is kept"])
+        return StudentResult(
+            outcome.student, False, notes=outcome.notes + ["not graded; any earlier grade is kept"]
+        )
     for kind in ("autograded", "feedback"):
         built = private / kind / outcome.student / assignment
         final = root / kind / outcome.student / assignment
@@ -260,15 +269,19 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
                 timestamp = submission.timestamp
                 scores = {
                     (nb.name, g.name): (g.auto_score, g.needs_manual_grade)
-                    for nb in submission.notebooks for g in nb.grades
+                    for nb in submission.notebooks
+                    for g in nb.grades
                 }
-                comments = {(nb.name, c.name): c.auto_comment for nb in submission.notebooks for c in nb.comments}
+                comments = {
+                    (nb.name, c.name): c.auto_comment for nb in submission.notebooks for c in nb.comments
+                }
                 penalties = {nb.name: nb.late_submission_penalty for nb in submission.notebooks}
         else:  # nothing gradable: every automatic score is 0, manual grading stays possible
             timestamp, comments, penalties = None, {}, {}
             scores = {
                 (nb.name, cell.name): (0.0, False)
-                for nb in assignment_row.notebooks for cell in nb.grade_cells
+                for nb in assignment_row.notebooks
+                for cell in nb.grade_cells
             }
         try:
             existing = main.find_submission(assignment, outcome.student)
@@ -288,8 +301,9 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
                     c.auto_comment = comments[(nb.name, c.name)]
         main.db.commit()
         submission = main.find_submission(assignment, outcome.student)
-        result = StudentResult(outcome.student, True, float(submission.score),
-                               float(submission.max_score), list(outcome.notes))
+        result = StudentResult(
+            outcome.student, True, float(submission.score), float(submission.max_score), list(outcome.notes)
+        )
     shutil.rmtree(private, ignore_errors=True)
     return result
 
@@ -335,8 +349,13 @@ def ensure_assignment(root: Path, config, assignment: str) -> None:
     if stamps.get(assignment) == fingerprint and _registered(config, assignment):
         return
     with tempfile.TemporaryDirectory(prefix="proximal-gen-") as scratch:
-        gen_config = course_config(root, CourseDirectory={
-            "db_url": config.CourseDirectory.db_url, "release_directory": str(Path(scratch) / "release")})
+        gen_config = course_config(
+            root,
+            CourseDirectory={
+                "db_url": config.CourseDirectory.db_url,
+                "release_directory": str(Path(scratch) / "release"),
+            },
+        )
         result = nbgrader_api(gen_config).generate_assignment(assignment, force=True, create=True)
     if not result["success"]:
         raise CourseError(f"nbgrader could not register {assignment}: {_last_error(result)}")
@@ -392,7 +411,9 @@ def grade(
     names = students or submitted_students(root, assignment)
     missing = [s for s in names if not (root / "submitted" / s / assignment).is_dir()]
     if missing:
-        raise CourseError(f"No submission folder for {', '.join(missing)} under submitted/<student>/{assignment}/.")
+        raise CourseError(
+            f"No submission folder for {', '.join(missing)} under submitted/<student>/{assignment}/."
+        )
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(names) or 1))
 
     results: list[StudentResult] = []
@@ -402,23 +423,35 @@ def grade(
         bar = _progress(len(names), f"Grading {assignment}", progress)
         # spawn: workers must not inherit the main process's open gradebook connections
         context = multiprocessing.get_context("spawn")
-        with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                         initializer=sandbox.adopt, initargs=(sandbox.probe(),)) as pool:
+        with futures.ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=sandbox.adopt, initargs=(sandbox.probe(),)
+        ) as pool:
             pending = {
-                pool.submit(grade_one, str(root), assignment, s, str(snapshot), work, feedback): s for s in names
+                pool.submit(grade_one, str(root), assignment, s, str(snapshot), work, feedback): s
+                for s in names
             }
             for done in futures.as_completed(pending):
                 student = pending[done]
                 try:
                     outcome = done.result()
                 except Exception as exc:  # our own failure, not the student's: keep any earlier grade
-                    results.append(StudentResult(student, False, notes=[f"not graded (grader error: {exc!r}); earlier grade kept"]))
+                    results.append(
+                        StudentResult(
+                            student, False, notes=[f"not graded (grader error: {exc!r}); earlier grade kept"]
+                        )
+                    )
                 else:
                     try:
                         results.append(merge_outcome(root, config, assignment, outcome))
                     except Exception as exc:  # e.g. a file the notebook left that cannot be copied
-                        results.append(StudentResult(student, False, notes=outcome.notes + [
-                            f"not graded (could not record the result: {exc!r}); earlier grade kept"]))
+                        results.append(
+                            StudentResult(
+                                student,
+                                False,
+                                notes=outcome.notes
+                                + [f"not graded (could not record the result: {exc!r}); earlier grade kept"],
+                            )
+                        )
                 bar.update(1)
         bar.close()
 

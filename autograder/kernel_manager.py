@@ -62,8 +62,11 @@ class GradingKernelClient(AsyncKernelClient):
                 msg = await self.iopub_channel.get_msg(timeout=left)
             except Empty:
                 return False
-            if (msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"
-                    and msg["parent_header"].get("msg_id") == request):
+            if (
+                msg["msg_type"] == "status"
+                and msg["content"].get("execution_state") == "idle"
+                and msg["parent_header"].get("msg_id") == request
+            ):
                 return True
         return False
 
@@ -107,7 +110,9 @@ class KernelSlots:
     async def take(self, notebook_dir: Path) -> GradingKernelManager:
         """A running kernel for the notebook in ``notebook_dir`` (which must lie in the stage)."""
         spare, self._spare = self._spare, None
-        if spare is not None and (time.monotonic() - spare[2] >= self.max_age or not await spare[0]._async_is_alive()):
+        if spare is not None and (
+            time.monotonic() - spare[2] >= self.max_age or not await spare[0]._async_is_alive()
+        ):
             await spare[0]._async_shutdown_kernel(now=True)
             spare = None
         km, slot = spare[:2] if spare is not None else await self._start(next(self._order))
@@ -136,7 +141,9 @@ class KernelSlots:
         self._latest[slot] = km
         # start_kernel returns once the process is launched; the kernel imports in the background
         # history in memory, as nbgrader asks of the kernels it starts
-        await km._async_start_kernel(cwd=str(self.stage), extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        await km._async_start_kernel(
+            cwd=str(self.stage), extra_arguments=["--HistoryManager.hist_file=:memory:"]
+        )
         self.started += 1
         return km, slot
 

@@ -19,7 +19,9 @@ SOLUTION_REGION = re.compile(r"([ \t]*)### BEGIN SOLUTION.*?### END SOLUTION", r
 
 def clear_solution(source: str) -> str:
     """What nbgrader's ClearSolutions makes of an answer cell: each solution region becomes a stub."""
-    return SOLUTION_REGION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()", source)
+    return SOLUTION_REGION.sub(
+        lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()", source
+    )
 
 
 def merge(learner: NotebookNode, source: NotebookNode) -> tuple[NotebookNode, list[str]]:
@@ -41,7 +43,9 @@ def merge(learner: NotebookNode, source: NotebookNode) -> tuple[NotebookNode, li
             merged.cells.append(copy.deepcopy(cell))
             continue
         if cid not in source_cells or cid in seen:
-            notes.append(f"ignored grading metadata on a cell with {'a duplicate' if cid in seen else 'an unknown'} id {cid!r}")
+            notes.append(
+                f"ignored grading metadata on a cell with {'a duplicate' if cid in seen else 'an unknown'} id {cid!r}"
+            )
             plain = copy.deepcopy(cell)
             plain.metadata.pop("nbgrader", None)
             merged.cells.append(plain)
@@ -52,7 +56,9 @@ def merge(learner: NotebookNode, source: NotebookNode) -> tuple[NotebookNode, li
             # a changed cell type would leave the source's solution in place: use the stub then
             same_type = cell.get("cell_type") == original.cell_type
             original.source = cell.get("source", "") if same_type else clear_solution(original.source)
-        elif not is_answer_cell(original) and cell.get("source") != original.source and is_test_cell(original):
+        elif (
+            not is_answer_cell(original) and cell.get("source") != original.source and is_test_cell(original)
+        ):
             if _strip_hidden(original.source) != cell.get("source"):
                 notes.append(f"restored the test cell {cid!r}, which had been edited")
         merged.cells.append(original)
@@ -66,7 +72,9 @@ def merge(learner: NotebookNode, source: NotebookNode) -> tuple[NotebookNode, li
             replacement.source = clear_solution(replacement.source)
         notes.append(f"put back the deleted cell {cid!r}")
         anchor = next((order[p] for p in range(position - 1, -1, -1) if order[p] in seen), None)
-        index = 0 if anchor is None else 1 + next(i for i, c in enumerate(merged.cells) if grade_id(c) == anchor)
+        index = (
+            0 if anchor is None else 1 + next(i for i, c in enumerate(merged.cells) if grade_id(c) == anchor)
+        )
         merged.cells.insert(index, replacement)
         seen.add(cid)
     for cell in merged.cells:

@@ -17,7 +17,7 @@ import nbformat
 from nbformat import NotebookNode
 
 LEVELS = ("warmup", "core", "stretch")
-HINT_LABELS = {1: "a nudge", 2: "the method", 3: "nearly there"}
+HINT_LABELS = {1: "a question", 2: "the method", 3: "a sketch"}
 HINT_REF = re.compile(r"\bHint (\d+)\b")
 
 
@@ -58,7 +58,9 @@ def source_notebooks(root: Path, module: str | None = None) -> list[Path]:
     for name in names:
         folder = root / "solutions" / name
         if not folder.is_dir():
-            raise CourseError(f"No module '{name}': expected a folder {folder}. Known: {', '.join(modules(root))}")
+            raise CourseError(
+                f"No module '{name}': expected a folder {folder}. Known: {', '.join(modules(root))}"
+            )
         found += sorted(folder.glob("*.ipynb"))
     return found
 

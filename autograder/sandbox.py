@@ -61,8 +61,19 @@ def _probe_namespaces() -> bool:
     tools = ("unshare", "ip", "mount", "setpriv", "prlimit", "timeout")
     if os.environ.get("PROXIMAL_SANDBOX") == "off" or not all(shutil.which(t) for t in tools):
         return False
-    probe = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
-             "sh", "-c", "ip link set lo up && mount -t tmpfs none /mnt && setpriv --reuid=65534 --regid=65534 --clear-groups true"]
+    probe = [
+        "unshare",
+        "--mount",
+        "--net",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--",
+        "sh",
+        "-c",
+        "ip link set lo up && mount -t tmpfs none /mnt && setpriv --reuid=65534 --regid=65534 --clear-groups true",
+    ]
     try:
         return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -82,8 +93,16 @@ def _probe_separate_user() -> bool:
     if not namespaces_available() or os.environ.get("PROXIMAL_SANDBOX") == "no-user":
         return False
     uid = str(kernel_uid(SLOTS[0]))
-    probe = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
-             sys.executable, "-c", "import ipykernel, autograder.guard, proximal"]
+    probe = [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--",
+        sys.executable,
+        "-c",
+        "import ipykernel, autograder.guard, proximal",
+    ]
     try:
         return subprocess.run(probe, capture_output=True, timeout=60, cwd="/").returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -104,19 +123,28 @@ def adopt(answers: dict[tuple[str, str | None], bool]) -> None:
 
 def protections() -> list[str]:
     """One line per protection in force, and per protection this machine cannot give."""
-    lines = [f"per-cell timeout; whole notebook killed after {NOTEBOOK_SECONDS} s",
-             f"memory capped at {MEMORY_BYTES / 1024**3:g} GiB of address space"]
+    lines = [
+        f"per-cell timeout; whole notebook killed after {NOTEBOOK_SECONDS} s",
+        f"memory capped at {MEMORY_BYTES / 1024**3:g} GiB of address space",
+    ]
     if namespaces_available():
-        lines += ["no network but the notebook's own loopback",
-                  "solutions, gradebook and other submissions hidden", "no process outlives the notebook"]
+        lines += [
+            "no network but the notebook's own loopback",
+            "solutions, gradebook and other submissions hidden",
+            "no process outlives the notebook",
+        ]
         if separate_user_available():
             lines.append(f"runs as an unprivileged user with at most {MAX_PROCESSES} processes")
         else:
-            lines.append("MISSING: a separate user and the process limit (other users cannot read this "
-                         "Python or course folder; make its folders o+rx); runs as root without capabilities")
+            lines.append(
+                "MISSING: a separate user and the process limit (other users cannot read this "
+                "Python or course folder; make its folders o+rx); runs as root without capabilities"
+            )
     else:
-        lines += ["MISSING on this machine (needs root or user namespaces and util-linux): network isolation, "
-                  "hidden files, process limit and clean-up of stray processes"]
+        lines += [
+            "MISSING on this machine (needs root or user namespaces and util-linux): network isolation, "
+            "hidden files, process limit and clean-up of stray processes"
+        ]
     return lines
 
 
@@ -147,20 +175,52 @@ def prepare_worker(stage: Path, hide: list[Path]) -> dict[str, dict]:
         manager = {"kernel_name": f"grading-{slot}"}
         if namespaces_available():
             # the kernel dies with this worker: a killed grader leaves no kernel behind
-            argv = ["setpriv", "--pdeathsig", "KILL", "--",
-                    "unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
-                    "sh", str(SCRIPT), str(stage), str(hide_list), str(MEMORY_BYTES), str(NOTEBOOK_SECONDS),
-                    str(MAX_PROCESSES), str(uid or 0), slot, "{connection_file}"]
+            argv = [
+                "setpriv",
+                "--pdeathsig",
+                "KILL",
+                "--",
+                "unshare",
+                "--mount",
+                "--net",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "--",
+                "sh",
+                str(SCRIPT),
+                str(stage),
+                str(hide_list),
+                str(MEMORY_BYTES),
+                str(NOTEBOOK_SECONDS),
+                str(MAX_PROCESSES),
+                str(uid or 0),
+                slot,
+                "{connection_file}",
+            ]
             # Unix sockets in the slot's private folder: they cross the network namespace, TCP would not
             manager.update(transport="ipc", ip=str(stage / f".kernel-{slot}" / "ipc"))
         else:
             argv = [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
             if shutil.which("timeout") and shutil.which("prlimit"):
-                argv = ["timeout", "--signal=KILL", str(NOTEBOOK_SECONDS), "prlimit", f"--as={MEMORY_BYTES}", "--",
-                        *argv]
+                argv = [
+                    "timeout",
+                    "--signal=KILL",
+                    str(NOTEBOOK_SECONDS),
+                    "prlimit",
+                    f"--as={MEMORY_BYTES}",
+                    "--",
+                    *argv,
+                ]
         # interrupts go over the control channel: a signal to the process group would stop at `timeout`
-        spec = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
-                "interrupt_mode": "message", "env": {"PROXIMAL_KERNEL_PYTHON": sys.executable}}
+        spec = {
+            "argv": argv,
+            "display_name": "Python 3 (grading sandbox)",
+            "language": "python",
+            "interrupt_mode": "message",
+            "env": {"PROXIMAL_KERNEL_PYTHON": sys.executable},
+        }
         (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
         slots[slot] = {"manager": manager, "uid": uid}
     # this worker's kernel spec search starts here

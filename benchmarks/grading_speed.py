@@ -64,10 +64,24 @@ def fresh_course(root: Path, where: Path, modules: list[str], counts: dict[str, 
 def plain_nbgrader(course: Path, module: str) -> float:
     nbgrader = [sys.executable, "-m", "nbgrader"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    subprocess.run([*nbgrader, "generate_assignment", module, "--force", "--Exchange.root=/tmp",
-                    "--CourseDirectory.release_directory=release"], cwd=course, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            *nbgrader,
+            "generate_assignment",
+            module,
+            "--force",
+            "--Exchange.root=/tmp",
+            "--CourseDirectory.release_directory=release",
+        ],
+        cwd=course,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     started = time.perf_counter()
-    subprocess.run([*nbgrader, "autograde", module, "--force"], cwd=course, env=env, check=False, capture_output=True)
+    subprocess.run(
+        [*nbgrader, "autograde", module, "--force"], cwd=course, env=env, check=False, capture_output=True
+    )
     return time.perf_counter() - started
 
 

@@ -15,17 +15,22 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from autograder.check import run_check
 from autograder.notebooks import find_course_root, source_notebooks
+from proximal.learner.check import run_check
 
 
 def execute_seconds(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
     # the kernel's own log (its TCP transport warning) would interleave with the table
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-                   resources={"metadata": {"path": str(path.parent)}}).execute(env={**os.environ, "PROXIMAL_CHECKING": "1"})
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute(env={**os.environ, "PROXIMAL_CHECKING": "1"})
     return time.perf_counter() - started
 
 

@@ -22,7 +22,13 @@ DEMO_CORRECT = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
+    for name in (
+        "JUPYTER_CONFIG_DIR",
+        "JUPYTER_DATA_DIR",
+        "JUPYTER_RUNTIME_DIR",
+        "IPYTHONDIR",
+        "MPLCONFIGDIR",
+    ):
         os.environ[name] = os.path.join(_STATE, name.lower())
     os.environ["MPLBACKEND"] = "Agg"
 
@@ -45,7 +51,7 @@ def make_course(dest: Path, solutions: Path, cell_timeout: int | None = None) ->
 @pytest.fixture(scope="session")
 def demo_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo course with its exercises generated once per session."""
-    from autograder.release import release
+    from proximal.authoring.release import release
 
     course = make_course(tmp_path_factory.mktemp("demo-release"), DEMO / "solutions", cell_timeout=5)
     release(course)
@@ -60,8 +66,13 @@ def demo_course(demo_release: Path, tmp_path: Path) -> Path:
     return course
 
 
-def write_variant(source: Path, dest: Path, answers: dict[str, str] | None = None, drop: tuple[str, ...] = (),
-                  edit: dict[str, str] | None = None) -> Path:
+def write_variant(
+    source: Path,
+    dest: Path,
+    answers: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    edit: dict[str, str] | None = None,
+) -> Path:
     """Write a copy of notebook ``source`` to ``dest`` with some cells' code replaced or removed.
 
     ``answers`` and ``edit`` map grade ids to new source; ``drop`` lists grade ids to delete.

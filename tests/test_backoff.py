@@ -1,4 +1,4 @@
-"""Tests for proximal.backoff: previewing tenacity wait strategies and simulating retry storms."""
+"""Tests for proximal.helpers.backoff: previewing tenacity wait strategies and simulating retry storms."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from tenacity import (  # noqa: E402
     wait_random_exponential,
 )
 
-from proximal.backoff import plot_schedules, plot_storm, storm_arrivals, wait_schedule  # noqa: E402
+from proximal.helpers.backoff import plot_schedules, plot_storm, storm_arrivals, wait_schedule  # noqa: E402
 
 
 def test_fixed_and_exponential_schedules():
     assert wait_schedule(wait_fixed(2), 3) == [2.0, 2.0, 2.0]
-    assert wait_schedule(wait_exponential(multiplier=0.1, max=1), 5) == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0])
+    assert wait_schedule(wait_exponential(multiplier=0.1, max=1), 5) == pytest.approx(
+        [0.1, 0.2, 0.4, 0.8, 1.0]
+    )
     assert wait_schedule(wait_exponential(multiplier=1, min=2, max=10), 4) == [2.0, 2.0, 4.0, 8.0]
     assert wait_schedule(wait_fixed(1), 0) == []
     with pytest.raises(ValueError):
@@ -84,6 +86,6 @@ def test_import_has_no_matplotlib_side_effect():
     import subprocess
     import sys
 
-    code = "import sys, proximal.backoff; print('matplotlib.pyplot' in sys.modules)"
+    code = "import sys, proximal.helpers.backoff; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

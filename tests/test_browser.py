@@ -24,12 +24,19 @@ CHROMIUM = Path("/usr/bin/chromium")
 MODULE = "01-asyncio"
 NB = "asyncio-exercises.ipynb"
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 MAKE_TEA = (
     "async def make_tea_async(kind: str, steep: float) -> str:\n"
     "    await asyncio.sleep(steep)\n"
-    "    return f\"a cup of {kind} tea\"\n"
+    '    return f"a cup of {kind} tea"\n'
 )
 
 
@@ -58,24 +65,54 @@ def _free_port() -> int:
 def lab(tmp_path):
     """JupyterLab on loopback over a scratch copy of the course; yields (url, token, course folder)."""
     course = tmp_path / "course"
-    shutil.copytree(ROOT, course, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "workspace", "artifacts", "submitted", "autograded", "feedback", "gradebook.db",
-        "__pycache__", ".pytest_cache", ".ipynb_checkpoints"))
+    shutil.copytree(
+        ROOT,
+        course,
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            ".git",
+            "workspace",
+            "artifacts",
+            "submitted",
+            "autograded",
+            "feedback",
+            "gradebook.db",
+            "__pycache__",
+            ".pytest_cache",
+            ".ipynb_checkpoints",
+        ),
+    )
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "PROXIMAL_COURSE_ROOT": str(course)}
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
+    for name in (
+        "JUPYTER_CONFIG_DIR",
+        "JUPYTER_DATA_DIR",
+        "JUPYTER_RUNTIME_DIR",
+        "IPYTHONDIR",
+        "MPLCONFIGDIR",
+    ):
         env[name] = str(tmp_path / name.lower())
     # Render every cell (JupyterLab 4 only renders cells near the viewport) and skip the news toast.
     settings = tmp_path / "jupyter_config_dir" / "lab" / "user-settings" / "@jupyterlab"
     (settings / "notebook-extension").mkdir(parents=True)
     (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    subprocess.run([sys.executable, "-m", "autograder", "workspace"], cwd=course, env=env, check=True,
-                   capture_output=True)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={course}"]
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false"}'
+    )
+    subprocess.run(
+        [sys.executable, "-m", "proximal", "workspace"], cwd=course, env=env, check=True, capture_output=True
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={course}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     log = open(tmp_path / "jupyter.log", "w")
@@ -114,7 +151,9 @@ def test_learner_opens_hint_answers_and_checks(lab):
         page.goto(f"{url}/lab/tree/workspace/{MODULE}/{NB}?token={token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         # the status bar reads "Python 3 (ipykernel) | Idle" once the kernel is up
-        expect(page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\|\s*Idle"))).to_have_count(1, timeout=60_000)
+        expect(page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\|\s*Idle"))).to_have_count(
+            1, timeout=60_000
+        )
         page.screenshot(path=str(ARTIFACTS / "1-opened.png"))
 
         # open the warm-up's first hint (a closed <details> in a rendered markdown cell)

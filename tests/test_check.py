@@ -8,8 +8,8 @@ import pytest
 from conftest import DEMO_CORRECT as CORRECT
 from conftest import DEMO_NB as NB
 
-from autograder.check import render, run_check
-from autograder.cli import main
+from proximal.cli import main
+from proximal.learner.check import render, run_check
 
 
 def learner_copy(course: Path, variant, **changes) -> Path:
@@ -76,8 +76,13 @@ def test_kernel_death_scores_later_tests_zero(demo_course, variant):
 
 def test_edited_and_deleted_tests_are_restored(demo_course, variant):
     """Do emptied or deleted test cells come back from the source instead of passing for free?"""
-    nb = learner_copy(demo_course, variant, answers={"double": "def double(x):\n    return 0\n"},
-                      edit={"double_tests": "pass"}, drop=("add_all_tests", "fib_tests"))
+    nb = learner_copy(
+        demo_course,
+        variant,
+        answers={"double": "def double(x):\n    return 0\n"},
+        edit={"double_tests": "pass"},
+        drop=("add_all_tests", "fib_tests"),
+    )
     report = run_check(nb)
     scores = {name: e.points for name, e in by_name(report).items()}
     assert scores == {"double": 0, "add_all": 0, "fib": 0}

@@ -9,9 +9,9 @@ import nbformat
 import pytest
 from conftest import ROOT, make_course
 
-from autograder.lint import lint_course
 from autograder.notebooks import modules
-from autograder.release import release
+from proximal.authoring.lint import lint_course
+from proximal.authoring.release import release
 
 MODULES = modules(ROOT)
 LESSONS = sorted((ROOT / "course").glob("*/*.ipynb"))
@@ -33,14 +33,19 @@ def test_exercises_match_a_fresh_release(tmp_path):
     """Is exercises/ exactly what `make release` generates from solutions/ (cell ids aside)?"""
     release(ROOT, out=tmp_path)
     fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    committed = sorted(p.relative_to(ROOT / "exercises") for p in (ROOT / "exercises").rglob("*") if p.is_file())
+    committed = sorted(
+        p.relative_to(ROOT / "exercises") for p in (ROOT / "exercises").rglob("*") if p.is_file()
+    )
     assert committed == fresh, "exercises/ has other files than a fresh release: run `make release`"
     for rel in fresh:
         if rel.suffix == ".ipynb":
             assert _comparable(ROOT / "exercises" / rel) == _comparable(tmp_path / rel), (
-                f"exercises/{rel} differs from a fresh release of solutions/: run `make release` and commit")
+                f"exercises/{rel} differs from a fresh release of solutions/: run `make release` and commit"
+            )
         else:
-            assert (ROOT / "exercises" / rel).read_bytes() == (tmp_path / rel).read_bytes(), f"run `make release` ({rel})"
+            assert (ROOT / "exercises" / rel).read_bytes() == (tmp_path / rel).read_bytes(), (
+                f"run `make release` ({rel})"
+            )
 
 
 @pytest.mark.notebooks
@@ -54,7 +59,10 @@ def test_solution_scores_full_marks_and_release_scores_zero(module, tmp_path):
     only = tmp_path / "only"
     shutil.copytree(ROOT / "solutions" / module, only / module)
     course = make_course(tmp_path / "course", only)
-    for student, folder in (("solution", ROOT / "solutions" / module), ("release", ROOT / "exercises" / module)):
+    for student, folder in (
+        ("solution", ROOT / "solutions" / module),
+        ("release", ROOT / "exercises" / module),
+    ):
         shutil.copytree(folder, course / "submitted" / student / module)
     grade(course, module, jobs=2, feedback=False, progress=False)
     problems = []
@@ -63,9 +71,13 @@ def test_solution_scores_full_marks_and_release_scores_zero(module, tmp_path):
             for nb in gb.find_submission(module, student).notebooks:
                 for g in nb.grades:
                     if student == "solution" and g.auto_score != g.max_score:
-                        problems.append(f"{nb.name}/{g.name}: the solution scored {g.auto_score}/{g.max_score}")
+                        problems.append(
+                            f"{nb.name}/{g.name}: the solution scored {g.auto_score}/{g.max_score}"
+                        )
                     if student == "release" and g.auto_score != 0:
-                        problems.append(f"{nb.name}/{g.name}: the untouched exercise scored {g.auto_score}: its test cannot fail")
+                        problems.append(
+                            f"{nb.name}/{g.name}: the untouched exercise scored {g.auto_score}: its test cannot fail"
+                        )
     assert problems == []
 
 
@@ -76,4 +88,6 @@ def test_lesson_runs_top_to_bottom(lesson):
     from nbclient import NotebookClient
 
     nb = nbformat.read(lesson, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(lesson.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(lesson.parent)}}
+    ).execute()

@@ -1,4 +1,4 @@
-"""Tests for proximal.faces: shapes, determinism, balance, and that the labels can be learned."""
+"""Tests for proximal.helpers.faces: shapes, determinism, balance, and that the labels can be learned."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from proximal.faces import CLASS_NAMES, FROWN, SMILE, make_faces
+from proximal.helpers.faces import CLASS_NAMES, FROWN, SMILE, make_faces
 
 
 def test_shapes_dtypes_and_balance():
@@ -79,10 +79,17 @@ def test_zero_images_and_bad_arguments():
 
 def _tiny_cnn() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveMaxPool2d(1),
-        nn.Flatten(), nn.Linear(32, 2),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 2),
     )
 
 

@@ -16,14 +16,22 @@ from autograder.grade import grade
 
 def read_grades(path: Path) -> dict[str, tuple[float, float]]:
     with open(path, newline="") as handle:
-        return {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(handle)}
+        return {
+            row["student_id"]: (float(row["score"]), float(row["max_score"]))
+            for row in csv.DictReader(handle)
+        }
 
 
 def test_three_submissions_become_a_csv(demo_course, variant):
     """Do a correct, a wrong and an infinitely looping submission get the right grades in the CSV?"""
     submit(demo_course, "ada", variant, answers=CORRECT)
     submit(demo_course, "bo", variant, answers={**CORRECT, "add_all": "def add_all(xs):\n    return 0\n"})
-    submit(demo_course, "cy", variant, answers={**CORRECT, "double": "def double(x):\n    while True:\n        pass\n"})
+    submit(
+        demo_course,
+        "cy",
+        variant,
+        answers={**CORRECT, "double": "def double(x):\n    while True:\n        pass\n"},
+    )
     report = grade(demo_course, "00-demo", jobs=2, progress=False)
     assert read_grades(report.csv_path) == {"ada": (6, 6), "bo": (4, 6), "cy": (5, 6)}
     assert [r.graded for r in report.results] == [True, True, True]
@@ -31,7 +39,9 @@ def test_three_submissions_become_a_csv(demo_course, variant):
     page = (demo_course / "feedback" / "bo" / "00-demo" / "demo-exercises.html").read_text()
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     assert "add_all([1, 2, 3]) returned 0" in text, "the visible test's message should be in the feedback"
-    assert "add_all([]) == 0" not in text and "HIDDEN TESTS" not in text, "hidden-test code leaked into feedback"
+    assert "add_all([]) == 0" not in text and "HIDDEN TESTS" not in text, (
+        "hidden-test code leaked into feedback"
+    )
 
 
 def test_bad_input_gets_a_reason_and_the_rest_is_graded(demo_course, variant):
@@ -42,7 +52,9 @@ def test_bad_input_gets_a_reason_and_the_rest_is_graded(demo_course, variant):
     (folder / "json" / "00-demo" / NB).write_text("{not json")
     (folder / "bytes" / "00-demo").mkdir(parents=True)
     (folder / "bytes" / "00-demo" / NB).write_bytes(b"\xff\xfe\x00\x00")
-    submit(demo_course, "renamed", variant, answers=CORRECT).rename(folder / "renamed" / "00-demo" / "my-work.ipynb")
+    submit(demo_course, "renamed", variant, answers=CORRECT).rename(
+        folder / "renamed" / "00-demo" / "my-work.ipynb"
+    )
     (folder / "empty" / "00-demo").mkdir(parents=True)
     report = grade(demo_course, "00-demo", jobs=2, progress=False)
     notes = {r.student: "; ".join(r.notes) for r in report.results}
@@ -51,7 +63,12 @@ def test_bad_input_gets_a_reason_and_the_rest_is_graded(demo_course, variant):
     assert "renamed?" in notes["renamed"] and "my-work.ipynb" in notes["renamed"]
     assert "empty submission" in notes["empty"]
     assert read_grades(report.csv_path) == {
-        "good": (6, 6), "json": (0, 6), "bytes": (0, 6), "renamed": (0, 6), "empty": (0, 6)}
+        "good": (6, 6),
+        "json": (0, 6),
+        "bytes": (0, 6),
+        "renamed": (0, 6),
+        "empty": (0, 6),
+    }
 
 
 def test_regrading_is_idempotent_and_keeps_manual_grades(demo_course, variant):
@@ -82,8 +99,13 @@ def test_scores_match_plain_sequential_nbgrader(demo_release, tmp_path, variant)
     from nbgrader.api import Gradebook
 
     wrong = {"add_all": "def add_all(xs):\n    return 0\n", "fib": "def fib(n):\n    return n\n"}
-    handed_in = {"ada": CORRECT, "bo": {**CORRECT, "add_all": wrong["add_all"]},
-                 "cy": {"double": CORRECT["double"]}, "di": {**CORRECT, "fib": wrong["fib"]}, "ed": {}}
+    handed_in = {
+        "ada": CORRECT,
+        "bo": {**CORRECT, "add_all": wrong["add_all"]},
+        "cy": {"double": CORRECT["double"]},
+        "di": {**CORRECT, "fib": wrong["fib"]},
+        "ed": {},
+    }
     courses = {}
     for way in ("plain", "proximal"):
         course = tmp_path / way
@@ -94,15 +116,21 @@ def test_scores_match_plain_sequential_nbgrader(demo_release, tmp_path, variant)
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     nbgrader = [sys.executable, "-m", "nbgrader"]
-    for step in (["generate_assignment", "00-demo", "--force", "--CourseDirectory.release_directory=release"],
-                 ["autograde", "00-demo", "--force"]):
+    for step in (
+        ["generate_assignment", "00-demo", "--force", "--CourseDirectory.release_directory=release"],
+        ["autograde", "00-demo", "--force"],
+    ):
         subprocess.run(nbgrader + step, cwd=courses["plain"], env=env, check=True, capture_output=True)
     grade(courses["proximal"], "00-demo", jobs=2, feedback=False, progress=False)
 
     def scores(course: Path) -> dict:
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-            return {(s.student.id, nb.name, g.name): g.auto_score
-                    for s in gb.find_assignment("00-demo").submissions for nb in s.notebooks for g in nb.grades}
+            return {
+                (s.student.id, nb.name, g.name): g.auto_score
+                for s in gb.find_assignment("00-demo").submissions
+                for nb in s.notebooks
+                for g in nb.grades
+            }
 
     plain = scores(courses["plain"])
     assert len(plain) == 5 * 3 and sorted({v for v in plain.values()}) == [0, 1, 2, 3], plain

@@ -1,4 +1,4 @@
-"""Tests for proximal.graphs: the Merkle tree as a graph, the molecule data set, the pictures."""
+"""Tests for proximal.helpers.graphs: the Merkle tree as a graph, the molecule data set, the pictures."""
 
 import matplotlib
 
@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch_geometric.data import Data  # noqa: E402
 
-from proximal.graphs import (  # noqa: E402
+from proximal.helpers.graphs import (  # noqa: E402
     ATOM_TYPES,
     count_bonds,
     draw_graph,
@@ -21,7 +21,7 @@ from proximal.graphs import (  # noqa: E402
     merkle_positions,
     plot_embeddings,
 )
-from proximal.merkle_plot import children, path_to_leaf  # noqa: E402
+from proximal.helpers.merkle_plot import children, path_to_leaf  # noqa: E402
 
 
 # --------------------------------------------------------------------------- Merkle trees
@@ -115,7 +115,9 @@ def test_molecules_are_balanced_and_size_does_not_give_the_label_away():
 
 def test_molecules_are_deterministic_per_seed():
     a, b, c = make_molecules(30, seed=5), make_molecules(30, seed=5), make_molecules(30, seed=6)
-    same = [torch.equal(x.x, y.x) and torch.equal(x.edge_index, y.edge_index) for x, y in zip(a, b, strict=True)]
+    same = [
+        torch.equal(x.x, y.x) and torch.equal(x.edge_index, y.edge_index) for x, y in zip(a, b, strict=True)
+    ]
     assert all(same)
     assert any(x.num_nodes != y.num_nodes or not torch.equal(x.x, y.x) for x, y in zip(a, c, strict=True))
 

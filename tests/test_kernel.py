@@ -18,7 +18,9 @@ def write_specs(where, monkeypatch, names=("grading",)) -> None:
         spec = where / "kernels" / name
         spec.mkdir(parents=True)
         argv = [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
-        (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
+        (spec / "kernel.json").write_text(
+            json.dumps({"argv": argv, "display_name": name, "language": "python"})
+        )
     monkeypatch.setenv("JUPYTER_PATH", str(where))
 
 
@@ -36,7 +38,8 @@ async def run(kc, code: str) -> str:
     """Execute ``code`` and return what it printed."""
     printed = []
     reply = await kc.execute_interactive(
-        code, timeout=30, output_hook=lambda m: printed.append(m["content"].get("text", "")))
+        code, timeout=30, output_hook=lambda m: printed.append(m["content"].get("text", ""))
+    )
     assert reply["content"]["status"] == "ok", reply["content"]
     return "".join(printed)
 

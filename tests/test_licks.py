@@ -1,4 +1,4 @@
-"""Tests for proximal.licks: the shred-lick corpus, the tokenizer and the structure metrics."""
+"""Tests for proximal.helpers.licks: the shred-lick corpus, the tokenizer and the structure metrics."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from proximal import licks
-from proximal.licks import (
+from proximal.helpers import licks
+from proximal.helpers.licks import (
     DURATIONS,
     HIGH,
     KEY_PITCH_CLASSES,

@@ -1,4 +1,4 @@
-"""Tests for proximal.merkle_plot: the RFC 6962 tree shape and the drawing."""
+"""Tests for proximal.helpers.merkle_plot: the RFC 6962 tree shape and the drawing."""
 
 import matplotlib
 
@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from proximal.merkle_plot import children, draw_merkle_tree, node_ranges, path_to_leaf  # noqa: E402
+from proximal.helpers.merkle_plot import children, draw_merkle_tree, node_ranges, path_to_leaf  # noqa: E402
 
 
 def test_children_split_at_largest_power_of_two_below_size():
@@ -41,9 +41,16 @@ def test_path_to_leaf():
 
 
 def test_draw_returns_axes_with_one_label_per_node():
-    ax = draw_merkle_tree(7, changed=path_to_leaf(7, 6), proof=[(0, 4), (4, 6)], visited=[(0, 7)],
-                          labels={(0, 7): "root"}, leaf_labels=[f"r{i}" for i in range(7)], title="t",
-                          legend={"visited": "compared"})
+    ax = draw_merkle_tree(
+        7,
+        changed=path_to_leaf(7, 6),
+        proof=[(0, 4), (4, 6)],
+        visited=[(0, 7)],
+        labels={(0, 7): "root"},
+        leaf_labels=[f"r{i}" for i in range(7)],
+        title="t",
+        legend={"visited": "compared"},
+    )
     texts = [t.get_text() for t in ax.texts]
     assert "root" in texts and "4:6" in texts and "r6" in texts
     assert len(texts) == 13 + 7

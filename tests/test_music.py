@@ -1,4 +1,4 @@
-"""Tests for proximal.music: tab text, piano roll, Karplus-Strong synthesis, WAV writing, the player."""
+"""Tests for proximal.helpers.music: tab text, piano roll, Karplus-Strong synthesis, WAV writing, the player."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import wave
 import numpy as np
 import pytest
 
-from proximal import music
-from proximal.licks import VOCAB, Note, make_corpus
+from proximal.helpers import music
+from proximal.helpers.licks import VOCAB, Note, make_corpus
 
 
 def dominant_hz(samples: np.ndarray, sample_rate: int) -> float:
@@ -107,7 +107,7 @@ def test_synthesize_length_range_and_determinism():
     assert np.max(np.abs(a)) > 0.5
     np.testing.assert_array_equal(a, music.synthesize(solo, bpm=120, sample_rate=8000))
     # the rest is (nearly) silent
-    rest = a[int(0.55 * 8000):int(0.95 * 8000)]
+    rest = a[int(0.55 * 8000) : int(0.95 * 8000)]
     assert np.max(np.abs(rest)) < 0.01
     # the A4 at the end is an A4
     assert abs(dominant_hz(a[8000:], 8000) - 440.0) < 5

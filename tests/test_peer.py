@@ -1,27 +1,36 @@
-"""Adaptive feedback (autograder.peer): failures caused by an earlier lesson's skill point to that lesson."""
+"""Adaptive feedback (proximal.learner.advice): failures caused by an earlier lesson's skill point to that lesson."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from conftest import DEMO_CORRECT as CORRECT
 from conftest import DEMO_NB as NB
 
-from autograder.check import CheckReport, ExerciseResult, render, run_check
-from autograder.peer import RULES, _headings, match, section_for
+from proximal.learner.advice import load_rules, match, section_for
+from proximal.learner.check import CheckReport, ExerciseResult, render, run_check
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+RULES = load_rules(ROOT)
+
+
 def names(messages):
-    return [r.name for r in match(messages)]
+    return [r.name for r in match(messages, RULES)]
 
 
 def test_coroutine_answer_points_to_the_asyncio_lesson(demo_course, variant):
     """When an answer returns a coroutine instead of a value, does the check point to module 01's coroutine section?"""
     answers = {**CORRECT, "add_all": "async def add_all(xs):\n    return sum(xs)\n"}
-    nb = variant(demo_course / "exercises" / "00-demo" / NB, demo_course / "workspace" / "00-demo" / NB, answers=answers)
+    shutil.copytree(ROOT / "course", demo_course / "course")  # the course's advice and lessons
+    nb = variant(
+        demo_course / "exercises" / "00-demo" / NB,
+        demo_course / "workspace" / "00-demo" / NB,
+        answers=answers,
+    )
     report = run_check(nb)
     table = render(report)
     assert "add_all" in table and "coroutine" in table
@@ -32,20 +41,30 @@ def test_coroutine_answer_points_to_the_asyncio_lesson(demo_course, variant):
 
 def test_passing_notebook_gets_no_pointer(demo_course, variant):
     """Does a notebook whose tests all pass get no lesson pointer?"""
-    nb = variant(demo_course / "exercises" / "00-demo" / NB, demo_course / "workspace" / "00-demo" / NB, answers=CORRECT)
+    nb = variant(
+        demo_course / "exercises" / "00-demo" / NB,
+        demo_course / "workspace" / "00-demo" / NB,
+        answers=CORRECT,
+    )
     assert "skill from a lesson" not in render(run_check(nb))
 
 
-@pytest.mark.parametrize("message, rule", [
-    ("add_all([1, 2]) returned <coroutine object add_all at 0x7f>, expected 3", "missing-await"),
-    ("TypeError: 'coroutine' object is not iterable", "missing-await"),
-    ("the test printed to stderr: RuntimeWarning: coroutine 'fetch' was never awaited", "missing-await"),
-    ("RuntimeError: asyncio.run() cannot be called from a running event loop", "nested-event-loop"),
-    ("RuntimeError: The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1", "tensor-shape"),
-    ("RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x3 and 4x2)", "tensor-shape"),
-    ("RuntimeError: expected scalar type Long but found Float", "tensor-dtype"),
-    ("RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn", "autograd"),
-])
+@pytest.mark.parametrize(
+    "message, rule",
+    [
+        ("add_all([1, 2]) returned <coroutine object add_all at 0x7f>, expected 3", "missing-await"),
+        ("TypeError: 'coroutine' object is not iterable", "missing-await"),
+        ("the test printed to stderr: RuntimeWarning: coroutine 'fetch' was never awaited", "missing-await"),
+        ("RuntimeError: asyncio.run() cannot be called from a running event loop", "nested-event-loop"),
+        (
+            "RuntimeError: The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1",
+            "tensor-shape",
+        ),
+        ("RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x3 and 4x2)", "tensor-shape"),
+        ("RuntimeError: expected scalar type Long but found Float", "tensor-dtype"),
+        ("RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn", "autograd"),
+    ],
+)
 def test_patterns(message, rule):
     """Does each typical error message select the rule for the skill behind it?"""
     assert rule in names([message])
@@ -53,17 +72,32 @@ def test_patterns(message, rule):
 
 def test_unrelated_failures_get_no_pointer():
     """Do ordinary wrong answers and not-attempted stubs get no lesson pointer?"""
-    assert names(["add_all([1, 2, 3]) returned 0, expected 6 (see Hint 2)", "ZeroDivisionError: division by zero"]) == []
-    report = CheckReport(Path("/nowhere/00-x/x.ipynb"), [
-        ExerciseResult("a", "core", 0, 2, ["not attempted yet (the answer still raises NotImplementedError)"], attempted=False)])
+    assert (
+        names(
+            ["add_all([1, 2, 3]) returned 0, expected 6 (see Hint 2)", "ZeroDivisionError: division by zero"]
+        )
+        == []
+    )
+    report = CheckReport(
+        Path("/nowhere/00-x/x.ipynb"),
+        [
+            ExerciseResult(
+                "a",
+                "core",
+                0,
+                2,
+                ["not attempted yet (the answer still raises NotImplementedError)"],
+                attempted=False,
+            )
+        ],
+    )
     assert "skill from a lesson" not in render(report)
 
 
 def test_named_sections_exist_in_the_lessons():
-    """Does every rule whose lesson exists point to a real heading of that lesson?"""
+    """Does every piece of advice point to a real heading of its module's lesson?"""
+    assert RULES, "the course has no advice.toml"
     for rule in RULES:
-        lesson = ROOT / "course" / rule.module / rule.lesson
-        if not lesson.is_file():
-            continue  # the module is still being written: the fallback title is shown meanwhile
-        headings = _headings(lesson, lesson.stat().st_mtime)
-        assert section_for(rule, ROOT) in headings, f"{rule.name}: no heading with {rule.section_keywords} in {lesson.name}"
+        assert section_for(rule, ROOT) is not None, (
+            f"{rule.name}: no heading containing {rule.section!r} in course/{rule.module}/{rule.lesson}"
+        )

@@ -1,4 +1,4 @@
-"""Tests for proximal.plots: each function returns a new figure with the expected panels."""
+"""Tests for proximal.helpers.plots: each function returns a new figure with the expected panels."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from proximal.plots import plot_confusion, plot_history, show_images  # noqa: E402
+from proximal.helpers.plots import plot_confusion, plot_history, show_images  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

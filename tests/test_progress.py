@@ -8,8 +8,8 @@ import pytest
 from conftest import DEMO_CORRECT as CORRECT
 from conftest import DEMO_NB as NB
 
-from autograder.cli import main
-from autograder.progress import (
+from proximal.cli import main
+from proximal.learner.progress import (
     ATTEMPTED,
     NOT_STARTED,
     SOLVED_ALONE,
@@ -64,7 +64,11 @@ def test_check_records_results_and_inferred_hint(course, variant, capsys):
     workspace_copy(course, variant, answers=CORRECT)
     assert main(["check", str(nb)]) == 0
     rows = statuses(course)
-    assert (rows["add_all"].status, rows["add_all"].hint, rows["add_all"].hint_measured) == (SOLVED_HINT, 2, False)
+    assert (rows["add_all"].status, rows["add_all"].hint, rows["add_all"].hint_measured) == (
+        SOLVED_HINT,
+        2,
+        False,
+    )
     assert rows["add_all"].label() == "solved after hint 2 (inferred)"
     capsys.readouterr()
     main(["progress"])
@@ -76,7 +80,7 @@ def test_hint_command_prints_next_hint_and_is_measured(course, variant, capsys):
     nb = course / "workspace" / "00-demo" / NB
     assert main(["hint", "00-demo/demo-exercises.ipynb", "add_all"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Hint 1 of 3 — a nudge") and "running total" in out and "<details>" not in out
+    assert out.startswith("Hint 1 of 3 — a question") and "running total" in out and "<details>" not in out
     assert main(["hint", "demo-exercises", "add_all"]) == 0
     assert "Hint 2 of 3" in capsys.readouterr().out
     workspace_copy(course, variant, answers=CORRECT)
@@ -96,7 +100,9 @@ def test_hint_errors_are_clear(course, capsys):
     assert "no hint 7" in capsys.readouterr().err
 
 
-def test_solutions_are_not_recorded_and_recording_failure_never_fails_the_check(course, variant, monkeypatch, capsys):
+def test_solutions_are_not_recorded_and_recording_failure_never_fails_the_check(
+    course, variant, monkeypatch, capsys
+):
     """Is a check of solutions/ left unrecorded, and does a broken progress file only cause a warning?"""
     assert main(["check", str(course / "solutions" / "00-demo" / NB)]) == 0
     assert not progress_path(course).exists()
@@ -104,7 +110,7 @@ def test_solutions_are_not_recorded_and_recording_failure_never_fails_the_check(
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("autograder.progress.record_check", boom)
+    monkeypatch.setattr("proximal.learner.progress.record_check", boom)
     nb = workspace_copy(course, variant, answers=CORRECT)
     assert main(["check", str(nb)]) == 0
     captured = capsys.readouterr()

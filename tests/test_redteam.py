@@ -28,7 +28,9 @@ from autograder.grade import grade
 ALWAYS_EQUAL = "class AlwaysEqual:\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n        return False\n"
 STRAY_SLEEP = "987654"  # a sleep duration no other process on the machine uses
 NAMESPACES = sandbox.namespaces_available()
-needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="this machine cannot create the sandbox's namespaces")
+needs_namespaces = pytest.mark.skipif(
+    not NAMESPACES, reason="this machine cannot create the sandbox's namespaces"
+)
 SEPARATE_USER = sandbox.separate_user_available()
 
 
@@ -40,8 +42,14 @@ def _set_metadata(path: Path, change) -> None:
 
 def _add_bonus_cell(nb) -> None:
     cell = nbformat.v4.new_code_cell("pass")
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 50,
-                                 "grade_id": "bonus", "schema_version": 3}
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "points": 50,
+        "grade_id": "bonus",
+        "schema_version": 3,
+    }
     nb.cells.append(cell)
 
 
@@ -99,45 +107,86 @@ def batch(demo_release, tmp_path_factory, host_server):
     folder = course / "submitted"
 
     def submit(student, answers=None, **kw):
-        return write_variant(release, folder / student / "00-demo" / NB, answers={**CORRECT, **(answers or {})}, **kw)
+        return write_variant(
+            release, folder / student / "00-demo" / NB, answers={**CORRECT, **(answers or {})}, **kw
+        )
 
     submit("honest")
     submit("edited_test", {"double": "def double(x):\n    return 0\n"}, edit={"double_tests": "pass"})
     submit("emptied_test", {"add_all": "def add_all(xs):\n    return 0\n"}, edit={"add_all_tests": ""})
     submit("deleted_test", {"fib": "def fib(n):\n    return 0\n"}, drop=("fib_tests",))
-    _set_metadata(submit("points_tampered", {"fib": "def fib(n):\n    return 0\n"}), lambda nb: _points(nb, 100))
+    _set_metadata(
+        submit("points_tampered", {"fib": "def fib(n):\n    return 0\n"}), lambda nb: _points(nb, 100)
+    )
     _set_metadata(submit("unknown_id"), _add_bonus_cell)
     _set_metadata(submit("schema_too_new"), _schema)
     _set_metadata(submit("duplicate_ids"), _duplicate_ids)
-    submit("always_equal", {"double": ALWAYS_EQUAL + "def double(x):\n    return AlwaysEqual()\n",
-                            "add_all": ALWAYS_EQUAL + "def add_all(xs):\n    return AlwaysEqual()\n"})
-    submit("patched_builtins", {"double": "import builtins\n_all = all\n"
-                                "builtins.all = lambda items: True if type(items).__name__ == 'generator' else _all(items)\n"
-                                "def double(x):\n    return 4 if x == 2 else 0\n"})
-    submit("patched_library", {"add_all": "import math\nmath.isclose = lambda *a, **k: True\n"
-                               "def add_all(xs):\n    return 0 if xs == [] else sum(xs) + 1\n"})
-    submit("hidden_errors", {"double": "get_ipython().set_custom_exc((AssertionError,), lambda *a, **k: None)\n"
-                             "def double(x):\n    return 0\n"})
-    submit("env_probe", {"double": "import os\n_leak = [k for k in os.environ if 'NBGRADER' in k or 'PROXIMAL' in k]\n"
-                         "def double(x):\n    return 0 if _leak else x * 2\n"})
+    submit(
+        "always_equal",
+        {
+            "double": ALWAYS_EQUAL + "def double(x):\n    return AlwaysEqual()\n",
+            "add_all": ALWAYS_EQUAL + "def add_all(xs):\n    return AlwaysEqual()\n",
+        },
+    )
+    submit(
+        "patched_builtins",
+        {
+            "double": "import builtins\n_all = all\n"
+            "builtins.all = lambda items: True if type(items).__name__ == 'generator' else _all(items)\n"
+            "def double(x):\n    return 4 if x == 2 else 0\n"
+        },
+    )
+    submit(
+        "patched_library",
+        {
+            "add_all": "import math\nmath.isclose = lambda *a, **k: True\n"
+            "def add_all(xs):\n    return 0 if xs == [] else sum(xs) + 1\n"
+        },
+    )
+    submit(
+        "hidden_errors",
+        {
+            "double": "get_ipython().set_custom_exc((AssertionError,), lambda *a, **k: None)\n"
+            "def double(x):\n    return 0\n"
+        },
+    )
+    submit(
+        "env_probe",
+        {
+            "double": "import os\n_leak = [k for k in os.environ if 'NBGRADER' in k or 'PROXIMAL' in k]\n"
+            "def double(x):\n    return 0 if _leak else x * 2\n"
+        },
+    )
     submit("sys_exit", {"double": "import sys\nsys.exit()\n"})
     submit("os_exit", {"add_all": "import os\nos._exit(1)\n"})
     submit("segfault", {"fib": "import ctypes\nctypes.string_at(0)\n"})
     submit("flood_line", {"double": "print('x' * 30_000_000)\n" + CORRECT["double"]})
-    submit("flood_image", {"double": "from IPython.display import display\n"
-                           "display({'image/png': 'iVBORw0KGgo' + 'A' * 20_000_000}, raw=True)\n" + CORRECT["double"]})
+    submit(
+        "flood_image",
+        {
+            "double": "from IPython.display import display\n"
+            "display({'image/png': 'iVBORw0KGgo' + 'A' * 20_000_000}, raw=True)\n" + CORRECT["double"]
+        },
+    )
     shadow = submit("shadow_numpy")
     (shadow.parent / "numpy.py").write_text("raise ImportError('a shadowed numpy was imported')\n")
     submit("memory_hog", {"double": "_hog = bytearray(16 * 1024 ** 3)\n" + CORRECT["double"]})
-    submit("processes", {"double": (
-        "import subprocess\n_started = 0\n"
-        "for _ in range(600):\n"
-        "    try:\n"
-        f"        subprocess.Popen(['sleep', '{STRAY_SLEEP}'], start_new_session=True)\n"
-        "        _started += 1\n"
-        "    except OSError:\n"
-        "        break\n"
-        "print('started', _started)\n") + CORRECT["double"]})
+    submit(
+        "processes",
+        {
+            "double": (
+                "import subprocess\n_started = 0\n"
+                "for _ in range(600):\n"
+                "    try:\n"
+                f"        subprocess.Popen(['sleep', '{STRAY_SLEEP}'], start_new_session=True)\n"
+                "        _started += 1\n"
+                "    except OSError:\n"
+                "        break\n"
+                "print('started', _started)\n"
+            )
+            + CORRECT["double"]
+        },
+    )
     probe = (
         "import os, socket, urllib.request, threading, http.server\n"
         "def _visible(path):\n"
@@ -168,14 +217,22 @@ def batch(demo_release, tmp_path_factory, host_server):
         "_srv = http.server.HTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n"
         "threading.Thread(target=_srv.handle_request, daemon=True).start()\n"
         "_ok = urllib.request.urlopen(f'http://127.0.0.1:{_srv.server_address[1]}/', timeout=5).status == 200\n"
-        "print('PROBE own loopback', 'works' if _ok else 'BROKEN')\n")
+        "print('PROBE own loopback', 'works' if _ok else 'BROKEN')\n"
+    )
     submit("snoop", {"double": probe + CORRECT["double"]})
     # files left beside the notebook for the grader, which copies the folder as root
-    submit("leftovers", {"double": (
-        "import os\n"
-        "os.mkfifo('pipe')\n"
-        "os.symlink('/dev/zero', 'zeros')\n"
-        f"os.symlink({str(course / 'gradebook.db')!r}, 'grades.db')\n") + CORRECT["double"]})
+    submit(
+        "leftovers",
+        {
+            "double": (
+                "import os\n"
+                "os.mkfifo('pipe')\n"
+                "os.symlink('/dev/zero', 'zeros')\n"
+                f"os.symlink({str(course / 'gradebook.db')!r}, 'grades.db')\n"
+            )
+            + CORRECT["double"]
+        },
+    )
 
     report = grade(course, "00-demo", jobs=2, progress=False)
     return course, report, {r.student: r for r in report.results}
@@ -199,9 +256,14 @@ def test_honest_submission_gets_full_marks(batch):
     assert (score(batch, "honest"), batch[2]["honest"].max_score) == (6, 6)
 
 
-@pytest.mark.parametrize("student, expected", [
-    ("edited_test", 5), ("emptied_test", 4), ("deleted_test", 3),
-])
+@pytest.mark.parametrize(
+    "student, expected",
+    [
+        ("edited_test", 5),
+        ("emptied_test", 4),
+        ("deleted_test", 3),
+    ],
+)
 def test_tampered_test_cells_are_restored(batch, student, expected):
     """Do edited, emptied or deleted test cells run as written in the source?"""
     assert score(batch, student) == expected
@@ -290,9 +352,13 @@ def test_processes_are_limited_and_none_outlive_grading(batch):
     started = int(outputs(batch, "processes").split("started", 1)[1].split()[0])
     if SEPARATE_USER:  # the process limit binds only a non-root user
         assert started < 600, "the process limit did not stop the flood"
-    left = subprocess.run(["pgrep", "-f", f"sleep {STRAY_SLEEP}"], capture_output=True, text=True).stdout.split()
+    left = subprocess.run(
+        ["pgrep", "-f", f"sleep {STRAY_SLEEP}"], capture_output=True, text=True
+    ).stdout.split()
     assert left == [], f"processes started by the notebook outlived it: {left}"
-    kernels = subprocess.run(["pgrep", "-f", "-m autograder.kernel"], capture_output=True, text=True).stdout.split()
+    kernels = subprocess.run(
+        ["pgrep", "-f", "-m autograder.kernel"], capture_output=True, text=True
+    ).stdout.split()
     assert kernels == [], f"grading kernels (a worker's spare?) outlived the batch: {kernels}"
 
 
@@ -322,7 +388,9 @@ def _gradebook_state(course: Path) -> dict:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         return {
             (sub.student.id, nb.name, g.name): g.auto_score
-            for sub in gb.find_assignment("00-demo").submissions for nb in sub.notebooks for g in nb.grades
+            for sub in gb.find_assignment("00-demo").submissions
+            for nb in sub.notebooks
+            for g in nb.grades
         }
 
 
@@ -341,11 +409,27 @@ def test_killed_batch_resumes_to_the_same_gradebook(demo_release, tmp_path, vari
         courses.append(course)
     interrupted, clean = courses
 
-    command = [sys.executable, "-m", "autograder", "grade", "00-demo", "--course-dir", str(interrupted), "--jobs", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "proximal",
+        "grade",
+        "00-demo",
+        "--course-dir",
+        str(interrupted),
+        "--jobs",
+        "1",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
-        graded = list((interrupted / "autograded").glob("*/00-demo")) if (interrupted / "autograded").is_dir() else []
+        graded = (
+            list((interrupted / "autograded").glob("*/00-demo"))
+            if (interrupted / "autograded").is_dir()
+            else []
+        )
         if len(graded) >= 2:
             break
         time.sleep(0.2)
@@ -355,7 +439,10 @@ def test_killed_batch_resumes_to_the_same_gradebook(demo_release, tmp_path, vari
     # the killed grader's kernels (the one grading and the spare) die with their worker
     pattern = f"-m autograder.kernel -f {tempfile.gettempdir()}/proximal-grade-"
     deadline = time.monotonic() + 30
-    while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+    while (
+        subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     left = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout
     assert not NAMESPACES or not left, f"kernels outlived the killed grader:\n{left}"

@@ -1,4 +1,4 @@
-"""Tests for proximal.replicas: the seeded dataset, the changed copy, and the replica web app."""
+"""Tests for proximal.helpers.replicas: the seeded dataset, the changed copy, and the replica web app."""
 
 import asyncio
 import hashlib
@@ -6,7 +6,7 @@ import hashlib
 import aiohttp
 import pytest
 
-from proximal.replicas import (
+from proximal.helpers.replicas import (
     HEADER,
     change_rows,
     make_dataset,
@@ -34,8 +34,19 @@ def _mth(d: list[bytes]) -> bytes:
     return _sha(b"\x01" + _mth(d[:k]) + _mth(d[k:]))
 
 
-CT_LEAVES = [bytes.fromhex(x) for x in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-                                        "606162636465666768696a6b6c6d6e6f"]]
+CT_LEAVES = [
+    bytes.fromhex(x)
+    for x in [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ]
+]
 CT_ROOT_8 = "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
 
 
@@ -178,7 +189,7 @@ async def test_set_replica_replaces_rows_and_input_is_copied(aiohttp_client):
 
 
 def test_mounted_in_local_service_with_faults(replicas):
-    service = pytest.importorskip("proximal.service")
+    service = pytest.importorskip("proximal.helpers.service")
     data, changed = replicas
     app = make_replica_app(data)
 
@@ -200,7 +211,7 @@ def test_mounted_in_local_service_with_faults(replicas):
 
 # -- the client-side meter ---------------------------------------------------------------------------
 async def test_transfer_meter_counts_responses_and_bytes(aiohttp_client, replicas):
-    from proximal.replicas import TransferMeter
+    from proximal.helpers.replicas import TransferMeter
 
     app = make_replica_app(replicas[0])
     server_client = await aiohttp_client(app)  # a test server; we talk to it with our own metered session
@@ -220,8 +231,8 @@ async def test_transfer_meter_counts_responses_and_bytes(aiohttp_client, replica
 
 
 def test_transfer_meter_counts_dropped_connections_as_failed(replicas):
-    service = pytest.importorskip("proximal.service")
-    from proximal.replicas import TransferMeter
+    service = pytest.importorskip("proximal.helpers.service")
+    from proximal.helpers.replicas import TransferMeter
 
     app = make_replica_app(replicas[0])
     meter = TransferMeter()
@@ -247,14 +258,14 @@ def test_functions_of_a_reimported_module_find_the_app_state():
     import importlib
     import sys
 
-    import proximal.replicas as first
+    import proximal.helpers.replicas as first
 
     old_app = first.make_replica_app({"a": make_dataset(4)})
     saved = {n: m for n, m in sys.modules.items() if n.split(".")[0] == "proximal"}
     try:
         for name in saved:
             del sys.modules[name]
-        second = importlib.import_module("proximal.replicas")
+        second = importlib.import_module("proximal.helpers.replicas")
         assert second is not first
         second.set_replica(old_app, "b", make_dataset(2))
         assert second.replica_stats(old_app).requests == 0

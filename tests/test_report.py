@@ -8,9 +8,9 @@ import pytest
 from conftest import DEMO_CORRECT as CORRECT
 from conftest import submit_demo as submit
 
-from autograder.cli import main
 from autograder.grade import grade
-from autograder.report import build, render, suggest_pairs
+from proximal.cli import main
+from proximal.instructor.report import build, render, suggest_pairs
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,10 @@ def test_pass_rates_and_most_failed_assertions(graded):
     report = build(graded, "00-demo")
     rows = {r.name: r for r in report.exercises}
     assert [(r.name, r.passed, r.students) for r in report.exercises] == [
-        ("double", 5, 5), ("add_all", 2, 5), ("fib", 3, 5)]
+        ("double", 5, 5),
+        ("add_all", 2, 5),
+        ("fib", 3, 5),
+    ]
     count, message = rows["add_all"].failures[0]
     assert count == 2 and "add_all([1, 2, 3]) returned" in message and "(see Hint 2)" in message
     assert rows["add_all"].not_attempted == 1  # di left the stub
@@ -88,8 +91,11 @@ def test_hint_use_from_a_handed_in_progress_file(graded, tmp_path):
 
     course = tmp_path / "c"
     shutil.copytree(graded, course)
-    record = {"notebooks": {"00-demo/demo-exercises.ipynb": {"exercises": {
-        "add_all": {"passed": True, "hint_measured": 3}}}}}
+    record = {
+        "notebooks": {
+            "00-demo/demo-exercises.ipynb": {"exercises": {"add_all": {"passed": True, "hint_measured": 3}}}
+        }
+    }
     (course / "submitted" / "ed" / "00-demo" / "progress.json").write_text(json.dumps(record))
     record["notebooks"]["00-demo/demo-exercises.ipynb"]["exercises"]["add_all"] = {"passed": True}
     (course / "submitted" / "ada" / "00-demo" / "progress.json").write_text(json.dumps(record))

@@ -1,4 +1,4 @@
-"""Tests for proximal.service: the data API, every fault kind, determinism, counters, shutdown."""
+"""Tests for proximal.helpers.service: the data API, every fault kind, determinism, counters, shutdown."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from proximal.service import (
+from proximal.helpers.service import (
     COUNTRIES,
     DATES,
     Faults,
@@ -204,7 +204,9 @@ async def test_stream_can_be_abandoned_midway():
 def test_orders_and_idempotency_key(svc):
     def post(body: dict, key: str | None = None) -> tuple[int, dict]:
         req = urllib.request.Request(
-            svc.url + "/orders", data=json.dumps(body).encode(), method="POST",
+            svc.url + "/orders",
+            data=json.dumps(body).encode(),
+            method="POST",
             headers={"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})},
         )
         with urllib.request.urlopen(req, timeout=5) as resp:
@@ -452,6 +454,7 @@ def test_records_and_intervals(svc):
 
 def test_wait_idle_times_out_while_busy(svc):
     svc.faults.script(["slow"])
+
     def client() -> None:
         with pytest.raises((TimeoutError, urllib.error.URLError)):
             get(svc.url + "/health", timeout=0.5)

@@ -1,4 +1,4 @@
-"""Tests for proximal.timeline: recording, overlap counting, plotting, the demo workload."""
+"""Tests for proximal.helpers.timeline: recording, overlap counting, plotting, the demo workload."""
 
 import asyncio
 import concurrent.futures
@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from proximal.timeline import Record, Timeline, count_primes, max_overlap, plot_timeline
+from proximal.helpers.timeline import Record, Timeline, count_primes, max_overlap, plot_timeline
 
 
 class FakeClock:
@@ -173,7 +173,7 @@ def test_add_validates():
 
 def test_import_has_no_side_effects():
     # In a fresh interpreter: importing must not pull in matplotlib.pyplot nor print anything.
-    code = "import sys, proximal.timeline; assert 'matplotlib.pyplot' not in sys.modules"
+    code = "import sys, proximal.helpers.timeline; assert 'matplotlib.pyplot' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.check import run_check
-from autograder.cli import main
-from autograder.workspace import in_learner_area, populate, reset
+from proximal.cli import main
+from proximal.learner.check import run_check
+from proximal.learner.workspace import in_learner_area, populate, reset
 
 NB = "demo-exercises.ipynb"
 
@@ -73,7 +73,9 @@ def test_workspace_command_and_check_of_the_copy(demo_course, monkeypatch, capsy
     assert main(["workspace"]) == 0
     assert "workspace/00-demo/demo-exercises.ipynb" in capsys.readouterr().out
     copy = demo_course / "workspace" / "00-demo" / NB
-    assert in_learner_area(demo_course, copy) and not in_learner_area(demo_course, demo_course / "solutions" / "00-demo" / NB)
+    assert in_learner_area(demo_course, copy) and not in_learner_area(
+        demo_course, demo_course / "solutions" / "00-demo" / NB
+    )
     report = run_check(copy)
     assert report.max_points == 6 and report.points == 0
 

@@ -184,8 +184,9 @@ def plot_storm(
         raise ValueError("bin_width must be > 0")
     names = list(arrivals)
     if axes is None:
-        _, grid = plt.subplots(len(names), 1, figsize=(7, 1.9 * max(len(names), 1) + 0.6), sharex=True,
-                               squeeze=False)
+        _, grid = plt.subplots(
+            len(names), 1, figsize=(7, 1.9 * max(len(names), 1) + 0.6), sharex=True, squeeze=False
+        )
         axes = [row[0] for row in grid]
     end = max((max(t) for t in arrivals.values() if len(t)), default=1.0)
     n_bins = int(end // bin_width) + 1

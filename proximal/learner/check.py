@@ -167,7 +167,11 @@ def score(run: Execution, source: NotebookNode) -> list[CellResult]:
             results.append(CellResult(grade_id(cell), exercise, 0.0, max_points, why))
             continue
         points, _ = determine_grade(cell)
-        results.append(CellResult(grade_id(cell), exercise, float(points or 0), max_points, _failure(cell), _evidence(cell)))
+        results.append(
+            CellResult(
+                grade_id(cell), exercise, float(points or 0), max_points, _failure(cell), _evidence(cell)
+            )
+        )
     return results
 
 
@@ -250,7 +254,9 @@ def render(report: CheckReport) -> str:
             result = "not attempted yet"
         else:
             result = "FAILED: " + (ex.messages[0] if ex.messages else "a test failed")
-        rows.append((ex.name, LEVEL_NAMES.get(ex.level, ex.level), f"{_fmt(ex.points)}/{_fmt(ex.max_points)}", result))
+        rows.append(
+            (ex.name, LEVEL_NAMES.get(ex.level, ex.level), f"{_fmt(ex.points)}/{_fmt(ex.max_points)}", result)
+        )
         hint = ex.next_hint()
         if hint is not None and ex.attempted:
             advice.append(f"  {ex.name}: open Hint {hint} below the exercise.")
@@ -268,7 +274,7 @@ def render(report: CheckReport) -> str:
     if advice:
         lines.append("Next hints to open:")
         lines.extend(advice)
-    from autograder.peer import advice_lines  # pointers to the lesson section behind a failure
+    from proximal.learner.advice import advice_lines  # pointers to the lesson section behind a failure
 
     lines.extend(advice_lines(report))
     todo = next((e for e in report.exercises if not e.passed), None)
@@ -291,7 +297,7 @@ def _clip(text: str, width: int) -> str:
 def check_in_notebook(path: str) -> None:
     """Run ``proximal check`` on the saved notebook in a separate process and print the table."""
     completed = subprocess.run(
-        [sys.executable, "-m", "autograder", "check", str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "proximal", "check", str(path)], capture_output=True, text=True, check=False
     )
     print(completed.stdout, end="")
     if completed.returncode not in (0, 1):

@@ -3,7 +3,7 @@
 The course never talks to the real internet. Instead every HTTP lesson and exercise starts this small
 ``aiohttp.web`` service on ``127.0.0.1`` (a free port) and asks it to misbehave in controlled ways:
 
->>> from proximal.service import LocalService
+>>> from proximal.helpers.service import LocalService
 >>> with LocalService(seed=7) as svc:                   # a background thread with its own event loop
 ...     svc.faults.script(["503", "503", "ok"])          # the next three requests: 503, 503, then normal
 ...     # ... make requests to svc.url + "/countries" ...
@@ -192,7 +192,15 @@ def readings_for(country: str | None = None) -> list[dict[str, Any]]:
 
 #: The fault kinds a script item may name (``"NNN"`` is any HTTP status from 400 to 599).
 FAULT_KINDS: tuple[str, ...] = (
-    "ok", "NNN", "429", "drop", "drop_after", "slow", "delay", "bad_json", "html",
+    "ok",
+    "NNN",
+    "429",
+    "drop",
+    "drop_after",
+    "slow",
+    "delay",
+    "bad_json",
+    "html",
 )
 
 
@@ -394,8 +402,11 @@ class Faults:
         """The fault for the next request to ``path`` and the latency to add (consumes the script)."""
         with self._lock:
             fault = None
-            scopes = sorted((s for s in self._scripts if self._scripts[s] and _scope_matches(s, path)),
-                            key=len, reverse=True)
+            scopes = sorted(
+                (s for s in self._scripts if self._scripts[s] and _scope_matches(s, path)),
+                key=len,
+                reverse=True,
+            )
             if scopes:
                 fault = self._scripts[scopes[0]].pop(0)
             elif self._global:
@@ -514,7 +525,7 @@ class Stats:
 
     def intervals(self, label: str = "request") -> list[tuple[str, float, float]]:
         """The finished requests as ``(label, start, end)`` triples, ready for
-        :func:`proximal.timeline.plot_timeline` and :func:`proximal.timeline.max_overlap`.
+        :func:`proximal.helpers.timeline.plot_timeline` and :func:`proximal.helpers.timeline.max_overlap`.
 
         ``label`` picks the rows: ``"request"`` (one row per request, ``"#3 /readings/FR"``),
         ``"path"``, ``"fault"`` or ``"status"``.
@@ -586,11 +597,23 @@ class Stats:
 # --------------------------------------------------------------------------------------------------
 
 _STATE = web.AppKey("proximal_service", object)
-_CLIENT_LEFT = web.RequestKey("proximal_client_left", bool)  # request key: the client went away before the end of a stream
+_CLIENT_LEFT = web.RequestKey(
+    "proximal_client_left", bool
+)  # request key: the client went away before the end of a stream
 _REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
-    409: "Conflict", 418: "I'm a teapot", 422: "Unprocessable Content", 429: "Too Many Requests",
-    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    409: "Conflict",
+    418: "I'm a teapot",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 _HTML_PAGE = (
     "<!doctype html><html><head><title>Please wait</title></head><body>"
@@ -601,7 +624,8 @@ _HTML_PAGE = (
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
     return web.json_response(
         {"error": _REASONS.get(status, "Error"), "status": status, "message": message},
-        status=status, headers=headers,
+        status=status,
+        headers=headers,
     )
 
 
@@ -616,18 +640,20 @@ class _Server:
         self.closing: asyncio.Event | None = None
         app = web.Application(middlewares=[self.middleware])
         app[_STATE] = self
-        app.add_routes([
-            web.get("/", self.index),
-            web.get("/health", self.health),
-            web.get("/countries", self.countries),
-            web.get("/countries/{code}", self.country),
-            web.get("/readings", self.readings_page),
-            web.get("/readings/{code}", self.reading),
-            web.get("/stream", self.stream),
-            web.post("/orders", self.create_order),
-            web.get("/orders", self.list_orders),
-            web.route("*", "/echo", self.echo),
-        ])
+        app.add_routes(
+            [
+                web.get("/", self.index),
+                web.get("/health", self.health),
+                web.get("/countries", self.countries),
+                web.get("/countries/{code}", self.country),
+                web.get("/readings", self.readings_page),
+                web.get("/readings/{code}", self.reading),
+                web.get("/stream", self.stream),
+                web.post("/orders", self.create_order),
+                web.get("/orders", self.list_orders),
+                web.route("*", "/echo", self.echo),
+            ]
+        )
         for prefix, sub in subapps.items():
             app.add_subapp(prefix, sub)
         self.app = app
@@ -649,8 +675,13 @@ class _Server:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         in_flight = self.stats._begin(path, request.method, peer)
         record: dict[str, Any] = {
-            "path": path, "query": request.query_string, "method": request.method,
-            "start": time.perf_counter(), "end": None, "status": None, "fault": "ok",
+            "path": path,
+            "query": request.query_string,
+            "method": request.method,
+            "start": time.perf_counter(),
+            "end": None,
+            "status": None,
+            "fault": "ok",
         }
         try:
             fault, latency = self.faults._next(path)
@@ -699,14 +730,22 @@ class _Server:
     # -- handlers -----------------------------------------------------------------------------------
 
     async def index(self, request: web.Request) -> web.Response:
-        return web.json_response({
-            "name": "Proximal local statistics API",
-            "endpoints": [
-                "GET /health", "GET /countries", "GET /countries/{code}",
-                "GET /readings/{code}?date=YYYY-MM-DD", "GET /readings?country=XX&page=N&per_page=M",
-                "GET /stream?lines=N&country=XX", "POST /orders", "GET /orders", "GET /echo",
-            ],
-        })
+        return web.json_response(
+            {
+                "name": "Proximal local statistics API",
+                "endpoints": [
+                    "GET /health",
+                    "GET /countries",
+                    "GET /countries/{code}",
+                    "GET /readings/{code}?date=YYYY-MM-DD",
+                    "GET /readings?country=XX&page=N&per_page=M",
+                    "GET /stream?lines=N&country=XX",
+                    "POST /orders",
+                    "GET /orders",
+                    "GET /echo",
+                ],
+            }
+        )
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -755,7 +794,14 @@ class _Server:
                 query = {"country": country, **query}
             next_url = str(request.url.with_query(query))
         return web.json_response(
-            {"items": items, "page": page, "per_page": per_page, "total": total, "pages": pages, "next": next_url}
+            {
+                "items": items,
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+                "pages": pages,
+                "next": next_url,
+            }
         )
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
@@ -810,10 +856,15 @@ class _Server:
 
     async def echo(self, request: web.Request) -> web.Response:
         body = await request.text()
-        return web.json_response({
-            "method": request.method, "path": request.path, "query": dict(request.query),
-            "headers": dict(request.headers), "body": body,
-        })
+        return web.json_response(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "body": body,
+            }
+        )
 
 
 def _drop(request: web.Request) -> web.Response:
@@ -927,7 +978,9 @@ class LocalService:
         if self._mode is not None:
             raise RuntimeError("the service is already running")
         loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=self._run_loop, args=(loop,), name="proximal-LocalService", daemon=True)
+        thread = threading.Thread(
+            target=self._run_loop, args=(loop,), name="proximal-LocalService", daemon=True
+        )
         thread.start()
         try:
             asyncio.run_coroutine_threadsafe(self._astart(), loop).result(timeout=30)
@@ -944,7 +997,9 @@ class LocalService:
         if self._mode is None:
             return
         if self._mode != "thread":
-            raise RuntimeError("this service runs in an event loop: leave its `async with` block (or await astop())")
+            raise RuntimeError(
+                "this service runs in an event loop: leave its `async with` block (or await astop())"
+            )
         loop, thread = self._loop, self._thread
         assert loop is not None and thread is not None
         try:
@@ -1013,7 +1068,10 @@ class LocalService:
     async def _astart(self) -> None:
         self._server.closing = asyncio.Event()
         runner = web.AppRunner(
-            self._server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0,
+            self._server.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=2.0,
             handler_cancellation=True,  # a client that gives up (timeout) ends its request here too
         )
         await runner.setup()
@@ -1041,7 +1099,7 @@ def service_fixture() -> Iterator[LocalService]:
     In a ``conftest.py`` or a test file::
 
         import pytest
-        from proximal.service import service_fixture
+        from proximal.helpers.service import service_fixture
         svc = pytest.fixture(service_fixture)
 
         def test_something(svc):

@@ -3,7 +3,7 @@
 Only the *shape* lives here (which leaf ranges are nodes); no hashing. You pass the text to show
 in each node (for example the first hex digits of hashes you computed yourself)::
 
-    from proximal.merkle_plot import draw_merkle_tree, path_to_leaf
+    from proximal.helpers.merkle_plot import draw_merkle_tree, path_to_leaf
 
     draw_merkle_tree(8, changed=path_to_leaf(8, 5), title="leaf 5 changed")
     draw_merkle_tree(5)                      # an unbalanced tree: 5 = 4 + 1

@@ -11,7 +11,7 @@ from autograder.notebooks import CourseError, find_course_root
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from autograder.check import render, run_check
+    from proximal.learner.check import render, run_check
 
     report = run_check(args.notebook, timeout=args.timeout)
     print(render(report))
@@ -22,29 +22,34 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _record_progress(report) -> None:
     """Keep the result in workspace/.progress.json; a failure here never fails the check."""
     try:
-        from autograder.progress import record_check
-        from autograder.workspace import in_learner_area
+        from proximal.learner.progress import record_check
+        from proximal.learner.workspace import in_learner_area
 
         root = find_course_root(report.notebook.parent)
         if in_learner_area(root, report.notebook):
             record_check(root, report)
     except Exception as exc:  # progress is a convenience: the check's result stands regardless
-        print(f"proximal check: warning: could not record progress ({exc.__class__.__name__}: {exc})", file=sys.stderr)
+        print(
+            f"proximal check: warning: could not record progress ({exc.__class__.__name__}: {exc})",
+            file=sys.stderr,
+        )
 
 
 def _cmd_workspace(args: argparse.Namespace) -> int:
-    from autograder.workspace import populate
+    from proximal.learner.workspace import populate
 
     root = find_course_root(Path.cwd())
     result = populate(root)
     for path in result.copied:
         print(f"copied  {path.relative_to(root)}")
-    print(f"Your workspace: {result.workspace} ({len(result.copied)} new, {len(result.kept)} kept as they were).")
+    print(
+        f"Your workspace: {result.workspace} ({len(result.copied)} new, {len(result.kept)} kept as they were)."
+    )
     return 0
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
-    from autograder.workspace import reset
+    from proximal.learner.workspace import reset
 
     root = find_course_root(Path.cwd())
     dest, backup = reset(root, args.notebook)
@@ -55,7 +60,7 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
 
 def _cmd_progress(args: argparse.Namespace) -> int:
-    from autograder.progress import overview, plot_progress, render
+    from proximal.learner.progress import overview, plot_progress, render
 
     root = find_course_root(Path.cwd())
     rows = overview(root)
@@ -71,18 +76,20 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
 
 def _cmd_hint(args: argparse.Namespace) -> int:
-    from autograder.progress import next_hint
+    from proximal.learner.progress import next_hint
 
     root = find_course_root(Path.cwd())
     level, total, text = next_hint(root, args.notebook, args.exercise, args.level)
     print(text)
     if level < total:
-        print(f"\n(Still stuck? `proximal hint {args.notebook} {args.exercise}` shows hint {level + 1} of {total}.)")
+        print(
+            f"\n(Still stuck? `proximal hint {args.notebook} {args.exercise}` shows hint {level + 1} of {total}.)"
+        )
     return 0
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    from autograder.release import release
+    from proximal.authoring.release import release
 
     root = find_course_root(Path.cwd())
     done = release(root, args.modules or None)
@@ -91,12 +98,14 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
-    from autograder.lint import lint_course
+    from proximal.authoring.lint import lint_course
 
     problems = lint_course(find_course_root(Path.cwd()))
     for problem in problems:
         print(problem)
-    print(f"{len(problems)} problem(s) found." if problems else "All notebooks follow the course conventions.")
+    print(
+        f"{len(problems)} problem(s) found." if problems else "All notebooks follow the course conventions."
+    )
     return 1 if problems else 0
 
 
@@ -104,14 +113,20 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grade import grade, render_report
 
     root = Path(args.course_dir).resolve() if args.course_dir else find_course_root(Path.cwd())
-    report = grade(root, args.assignment, jobs=args.jobs, students=args.student or None,
-                   csv_path=Path(args.csv) if args.csv else None, feedback=not args.no_feedback)
+    report = grade(
+        root,
+        args.assignment,
+        jobs=args.jobs,
+        students=args.student or None,
+        csv_path=Path(args.csv) if args.csv else None,
+        feedback=not args.no_feedback,
+    )
     print(render_report(report))
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from autograder.report import build, render
+    from proximal.instructor.report import build, render
 
     root = Path(args.course_dir).resolve() if args.course_dir else find_course_root(Path.cwd())
     report = build(root, args.assignment, csv_path=Path(args.csv) if args.csv else None)
@@ -120,7 +135,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from autograder.workspace import populate
+    from proximal.learner.workspace import populate
 
     root = find_course_root(Path.cwd())
     copied = populate(root).copied
@@ -139,14 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     check = sub.add_parser("check", help="check your saved exercise notebook against the full tests")
-    check.add_argument("notebook", help="path to your exercise notebook, e.g. exercises/01-asyncio/asyncio-exercises.ipynb")
+    check.add_argument(
+        "notebook", help="path to your exercise notebook, e.g. exercises/01-asyncio/asyncio-exercises.ipynb"
+    )
     check.add_argument("--timeout", type=int, default=60, help="seconds a cell may run (default 60)")
     check.set_defaults(func=_cmd_check)
 
-    grade = sub.add_parser("grade", help="autograde submitted/<student>/<assignment>/, write feedback and a CSV of grades")
+    grade = sub.add_parser(
+        "grade", help="autograde submitted/<student>/<assignment>/, write feedback and a CSV of grades"
+    )
     grade.add_argument("assignment", help="assignment id, e.g. 01-asyncio")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    grade.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: number of cores)")
+    grade.add_argument(
+        "--jobs", type=int, default=None, help="submissions graded at once (default: number of cores)"
+    )
     grade.add_argument("--csv", help="where to write the grades (default: grades.csv in the course folder)")
     grade.add_argument("--course-dir", help="the course folder (default: found from the current folder)")
     grade.add_argument("--no-feedback", action="store_true", help="skip generating HTML feedback")
@@ -159,21 +180,35 @@ def build_parser() -> argparse.ArgumentParser:
     lint = sub.add_parser("lint", help="check every notebook follows the course conventions")
     lint.set_defaults(func=_cmd_lint)
 
-    report = sub.add_parser("report", help="after grading: pass rate and most-failed assertions per exercise, a chart, and peer pairs")
+    report = sub.add_parser(
+        "report",
+        help="after grading: pass rate and most-failed assertions per exercise, a chart, and peer pairs",
+    )
     report.add_argument("assignment", help="assignment id, e.g. 01-asyncio")
-    report.add_argument("--csv", help="the grades CSV the chart is written beside (default: grades.csv in the course folder)")
+    report.add_argument(
+        "--csv", help="the grades CSV the chart is written beside (default: grades.csv in the course folder)"
+    )
     report.add_argument("--course-dir", help="the course folder (default: found from the current folder)")
     report.add_argument("--no-pairs", action="store_true", help="do not suggest peer pairs")
     report.set_defaults(func=_cmd_report)
 
-    workspace = sub.add_parser("workspace", help="copy exercises you do not have yet into workspace/ (never overwrites)")
+    workspace = sub.add_parser(
+        "workspace", help="copy exercises you do not have yet into workspace/ (never overwrites)"
+    )
     workspace.set_defaults(func=_cmd_workspace)
 
-    reset = sub.add_parser("reset", help="restore one exercise notebook in workspace/ afresh (the old one is kept as a backup)")
-    reset.add_argument("notebook", help="e.g. 01-asyncio/asyncio-exercises.ipynb or workspace/01-asyncio/asyncio-exercises.ipynb")
+    reset = sub.add_parser(
+        "reset", help="restore one exercise notebook in workspace/ afresh (the old one is kept as a backup)"
+    )
+    reset.add_argument(
+        "notebook",
+        help="e.g. 01-asyncio/asyncio-exercises.ipynb or workspace/01-asyncio/asyncio-exercises.ipynb",
+    )
     reset.set_defaults(func=_cmd_reset)
 
-    progress = sub.add_parser("progress", help="what you have solved, with or without hints, and what to do next")
+    progress = sub.add_parser(
+        "progress", help="what you have solved, with or without hints, and what to do next"
+    )
     progress.add_argument("--plot", help="also save the progress grid as an image (e.g. progress.png)")
     progress.set_defaults(func=_cmd_progress)
 

@@ -11,8 +11,8 @@ Module 04 (Merkle trees) uses this file in two ways:
 * **A replica server.** :func:`make_replica_app` returns an :class:`aiohttp.web.Application` that
   serves several named replicas. Mount it in the course's local service::
 
-      from proximal.replicas import make_dataset, change_rows, make_replica_app, replica_stats
-      from proximal.service import LocalService
+      from proximal.helpers.replicas import make_dataset, change_rows, make_replica_app, replica_stats
+      from proximal.helpers.service import LocalService
 
       a = make_dataset(1000, seed=1)
       b, changed = change_rows(a, 3, seed=2)
@@ -225,7 +225,7 @@ def _state(app: web.Application) -> _ReplicaState:
     for key in app:
         if isinstance(key, web.AppKey) and name is not None and getattr(key, "_name", None) == name:
             return app[key]
-    raise KeyError("this application was not made by proximal.replicas.make_replica_app")
+    raise KeyError("this application was not made by proximal.helpers.replicas.make_replica_app")
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -350,7 +350,6 @@ def set_replica(app: web.Application, name: str, rows: Sequence[bytes]) -> None:
     Works while the app is running (call it from any thread between requests).
     """
     _state(app).trees[str(name)] = _Tree(rows)
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ jobs run concurrently make bars stacked on top of each other. Everything is meas
 
 Typical use::
 
-    from proximal.timeline import Timeline, plot_timeline, max_overlap
+    from proximal.helpers.timeline import Timeline, plot_timeline, max_overlap
 
     tl = Timeline()
 
@@ -262,11 +262,19 @@ def plot_timeline(
     for r in recs:
         row = rows[r.label]
         bar_color = color if color is not None else cycle[row % len(cycle)]
-        ax.barh(row, r.end - r.start, left=r.start - t0, height=0.6, color=bar_color, edgecolor="black",
-                linewidth=0.5)
+        ax.barh(
+            row,
+            r.end - r.start,
+            left=r.start - t0,
+            height=0.6,
+            color=bar_color,
+            edgecolor="black",
+            linewidth=0.5,
+        )
         if annotate and r.duration > 0:
-            ax.text(r.start - t0 + r.duration / 2, row, f"{r.duration:.2f}s", ha="center", va="center",
-                    fontsize=8)
+            ax.text(
+                r.start - t0 + r.duration / 2, row, f"{r.duration:.2f}s", ha="center", va="center", fontsize=8
+            )
     ax.set_yticks(range(len(rows)), list(rows))
     ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)  # first label on top
     ax.set_xlabel("time since start (s)")

@@ -1,7 +1,7 @@
 """Small graphs for module 07 (graph neural networks).
 
 - :func:`merkle_edge_index`, :func:`merkle_levels`, :func:`merkle_nodes`: module 04's (RFC 6962)
-  Merkle tree as a graph, built on :mod:`proximal.merkle_plot`'s tree shape.
+  Merkle tree as a graph, built on :mod:`proximal.helpers.merkle_plot`'s tree shape.
 - :func:`make_molecules`: a seeded graph-classification data set of molecule-like graphs whose
   label follows a structural rule (how many N–O bonds the molecule has).
 - :func:`draw_graph`, :func:`draw_molecule`, :func:`plot_embeddings`: pictures with networkx and
@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import Tensor
 
-from proximal.merkle_plot import children, node_ranges
+from proximal.helpers.merkle_plot import children, node_ranges
 
-if TYPE_CHECKING:  # imported lazily at call time: keeps `import proximal.graphs` light
+if TYPE_CHECKING:  # imported lazily at call time: keeps `import proximal.helpers.graphs` light
     from matplotlib.axes import Axes
     from torch_geometric.data import Data
 
@@ -59,7 +59,7 @@ def _merkle_heights(n_leaves: int) -> dict[tuple[int, int], int]:
 def merkle_nodes(n_leaves: int) -> list[tuple[int, int]]:
     """The nodes of module 04's (RFC 6962) Merkle tree over ``n_leaves`` leaves, in graph order.
 
-    Each node is named as in :mod:`proximal.merkle_plot` by the half-open range of leaves
+    Each node is named as in :mod:`proximal.helpers.merkle_plot` by the half-open range of leaves
     ``(lo, hi)`` under it. Position ``i`` of the list is node ``i`` of :func:`merkle_edge_index`:
     the leaves ``(0, 1) .. (n-1, n)`` first, then the nodes one level up (by height: the longest
     path down to a leaf), and so on; the root ``(0, n)`` is last.

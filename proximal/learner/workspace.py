@@ -92,7 +92,10 @@ def resolve_exercise(root: Path, notebook: str | os.PathLike[str]) -> tuple[Path
         candidates += [p for p in exercise_notebooks(root) if p.name == given.name]
     found = [c for c in candidates if c.is_file()]
     if len(found) != 1:
-        known = ", ".join(f"{p.parent.name}/{p.name}" for p in exercise_notebooks(root)) or "none (run proximal release)"
+        known = (
+            ", ".join(f"{p.parent.name}/{p.name}" for p in exercise_notebooks(root))
+            or "none (run proximal release)"
+        )
         why = "several exercises have that name" if len(found) > 1 else "no such exercise"
         raise CourseError(f"{notebook}: {why}. Exercises: {known}.")
     exercise = found[0]

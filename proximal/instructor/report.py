@@ -64,13 +64,17 @@ def _key(message: str) -> str:
     return re.sub(r"0x[0-9a-f]+|\d+(\.\d+)?", "#", message.strip())
 
 
-def _scores(root: Path, module: str, db_url: str | None) -> dict[str, dict[tuple[str, str], tuple[float, float]]]:
+def _scores(
+    root: Path, module: str, db_url: str | None
+) -> dict[str, dict[tuple[str, str], tuple[float, float]]]:
     """student -> {(notebook, grade cell): (score, max score)} from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
     db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
-        raise CourseError(f"No gradebook at {db_url.removeprefix('sqlite:///')}: run `proximal grade {module}` first.")
+        raise CourseError(
+            f"No gradebook at {db_url.removeprefix('sqlite:///')}: run `proximal grade {module}` first."
+        )
     out: dict[str, dict[tuple[str, str], tuple[float, float]]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -78,7 +82,9 @@ def _scores(root: Path, module: str, db_url: str | None) -> dict[str, dict[tuple
             try:
                 assignment = gb.find_assignment(module)
             except MissingEntry as exc:
-                raise CourseError(f"{module} has not been graded yet: run `proximal grade {module}`.") from exc
+                raise CourseError(
+                    f"{module} has not been graded yet: run `proximal grade {module}`."
+                ) from exc
             for submission in assignment.submissions:
                 cells = out.setdefault(submission.student.id, {})
                 for nb in submission.notebooks:
@@ -89,7 +95,7 @@ def _scores(root: Path, module: str, db_url: str | None) -> dict[str, dict[tuple
 
 def _failure_messages(root: Path, module: str, student: str, notebook: str) -> dict[str, list[str]]:
     """grade id -> failure messages of that test cell in the student's autograded notebook."""
-    from autograder.check import _failure
+    from proximal.learner.check import _failure
 
     path = root / "autograded" / student / module / f"{notebook}.ipynb"
     if not path.is_file():
@@ -109,7 +115,7 @@ def _failure_messages(root: Path, module: str, student: str, notebook: str) -> d
 
 def _hints_used(root: Path, module: str, student: str) -> dict[str, int]:
     """exercise -> hint level the student needed, from a progress file handed in with the submission."""
-    from autograder.progress import SOLVED_ALONE, SOLVED_HINT, status_of
+    from proximal.learner.progress import SOLVED_ALONE, SOLVED_HINT, status_of
 
     for name in ("progress.json", ".progress.json"):
         path = root / "submitted" / student / module / name
@@ -136,8 +142,14 @@ def _hints_used(root: Path, module: str, student: str) -> dict[str, int]:
 # ---------------------------------------------------------------- the report
 
 
-def build(root: Path, module: str, db_url: str | None = None, csv_path: Path | None = None,
-          chart: bool = True, hints: dict[str, dict[str, int]] | None = None) -> ClassReport:
+def build(
+    root: Path,
+    module: str,
+    db_url: str | None = None,
+    csv_path: Path | None = None,
+    chart: bool = True,
+    hints: dict[str, dict[str, int]] | None = None,
+) -> ClassReport:
     """Read the gradebook and autograded notebooks of ``module``; write the chart; suggest pairs.
 
     ``hints`` (student -> exercise -> hint level) overrides the progress files handed in.
@@ -180,7 +192,9 @@ def build(root: Path, module: str, db_url: str | None = None, csv_path: Path | N
             stats.append(row)
     known_hints = hints if hints is not None else {s: _hints_used(root, module, s) for s in students}
     totals = {s: sum(v[0] for v in scores[s].values()) for s in students}
-    pairs, unpaired = suggest_pairs(students, [r.name for r in stats], passed, totals, known_hints, first_message)
+    pairs, unpaired = suggest_pairs(
+        students, [r.name for r in stats], passed, totals, known_hints, first_message
+    )
     chart_path = None
     if chart and stats:
         chart_path = (csv_path or root / "grades.csv").resolve().parent / f"report-{module}.png"
@@ -188,9 +202,14 @@ def build(root: Path, module: str, db_url: str | None = None, csv_path: Path | N
     return ClassReport(module, students, stats, pairs, unpaired, chart_path)
 
 
-def suggest_pairs(students: list[str], order: list[str], passed: dict[str, set[str]], totals: dict[str, float],
-                  hints: dict[str, dict[str, int]], first_message: dict[tuple[str, str], str] | None = None,
-                  ) -> tuple[list[Pair], list[tuple[str, str]]]:
+def suggest_pairs(
+    students: list[str],
+    order: list[str],
+    passed: dict[str, set[str]],
+    totals: dict[str, float],
+    hints: dict[str, dict[str, int]],
+    first_message: dict[tuple[str, str], str] | None = None,
+) -> tuple[list[Pair], list[tuple[str, str]]]:
     """Pair each learner stuck on an exercise with a free learner who solved it; nobody is in two pairs.
 
     A learner is stuck on their first unsolved exercise (in notebook order). Learners whose
@@ -211,8 +230,16 @@ def suggest_pairs(students: list[str], order: list[str], passed: dict[str, set[s
         return [s for s in students if s in passed.get(ex, set())]
 
     # scarce solvers first; among equals, learners who tried and failed before those who have not started
-    queue = sorted(stuck, key=lambda s: (len(solvers(stuck[s])), order.index(stuck[s]),
-                                         (s, stuck[s]) not in first_message, totals.get(s, 0), s))
+    queue = sorted(
+        stuck,
+        key=lambda s: (
+            len(solvers(stuck[s])),
+            order.index(stuck[s]),
+            (s, stuck[s]) not in first_message,
+            totals.get(s, 0),
+            s,
+        ),
+    )
     for learner in queue:
         if learner in busy:
             continue
@@ -229,8 +256,11 @@ def suggest_pairs(students: list[str], order: list[str], passed: dict[str, set[s
         helper = free[0]
         busy |= {learner, helper}
         level = hints.get(helper, {}).get(ex)
-        how = ("solved it alone" if level == 0 else f"solved it after hint {level}") if level is not None \
+        how = (
+            ("solved it alone" if level == 0 else f"solved it after hint {level}")
+            if level is not None
             else f"solved it (score {totals.get(helper, 0):g})"
+        )
         what = first_message.get((learner, ex))
         detail = f" ({_clip(what, 80)})" if what else " (not attempted yet)"
         pairs.append(Pair(helper, learner, ex, f"{learner} is stuck on {ex}{detail}; {helper} {how}."))
@@ -251,10 +281,19 @@ def plot_pass_rates(stats: list[ExerciseStats], module: str, path: Path) -> Path
 
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(stats), 3.2))
     colours = {"warmup": "#90caf9", "core": "#1e88e5", "stretch": "#0d47a1"}
-    bars = ax.bar(range(len(stats)), [100 * r.pass_rate for r in stats], color=[colours.get(r.level, "#1e88e5") for r in stats])
+    bars = ax.bar(
+        range(len(stats)),
+        [100 * r.pass_rate for r in stats],
+        color=[colours.get(r.level, "#1e88e5") for r in stats],
+    )
     for bar, row in zip(bars, stats, strict=True):
-        ax.annotate(f"{row.passed}/{row.students}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{row.passed}/{row.students}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(stats)), [r.name for r in stats], rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 110)
     ax.set_ylabel("passed (%)")
@@ -273,8 +312,10 @@ def render(report: ClassReport, pairs: bool = True) -> str:
     for row in report.exercises:
         extra = f", {row.not_attempted} not attempted" if row.not_attempted else ""
         level = {"warmup": "warm-up"}.get(row.level, row.level)
-        lines.append(f"{row.name.ljust(width)}  {level.ljust(7)}  passed {row.passed}/{row.students} "
-                     f"({100 * row.pass_rate:.0f}%){extra}")
+        lines.append(
+            f"{row.name.ljust(width)}  {level.ljust(7)}  passed {row.passed}/{row.students} "
+            f"({100 * row.pass_rate:.0f}%){extra}"
+        )
         for count, message in row.failures:
             lines.append(f"{'':{width}}    {count}× {_clip(message, 140)}")
     if report.chart:
@@ -286,5 +327,7 @@ def render(report: ClassReport, pairs: bool = True) -> str:
         for pair in report.pairs:
             lines.append(f"  {pair.helper} → {pair.learner}: {pair.reason}")
         for learner, ex in report.unpaired:
-            lines.append(f"  {learner}: stuck on {ex}, no free classmate has solved it (a job for the instructor).")
+            lines.append(
+                f"  {learner}: stuck on {ex}, no free classmate has solved it (a job for the instructor)."
+            )
     return "\n".join(lines)

@@ -5,7 +5,7 @@ and a length in *ticks*, where one tick is a sixteenth note. The tokenizer (:cla
 (pitch, length) pair to one token, so a solo becomes a list of integers that a sequence model can
 learn from::
 
-    >>> from proximal.licks import VOCAB, make_corpus
+    >>> from proximal.helpers.licks import VOCAB, make_corpus
     >>> solos = make_corpus(n_solos=2, seed=0)
     >>> ids = VOCAB.encode(solos[0])
     >>> VOCAB.decode(ids) == solos[0]
@@ -112,9 +112,11 @@ class Vocab:
         return len(self.itos)
 
     def __repr__(self) -> str:
-        return (f"Vocab({len(self)} tokens: {START}, {len(self.durations)} rests, "
-                f"{self.high - self.low + 1} pitches {note_name(self.low)}..{note_name(self.high)} "
-                f"x {len(self.durations)} lengths)")
+        return (
+            f"Vocab({len(self)} tokens: {START}, {len(self.durations)} rests, "
+            f"{self.high - self.low + 1} pitches {note_name(self.low)}..{note_name(self.high)} "
+            f"x {len(self.durations)} lengths)"
+        )
 
     @staticmethod
     def token_name(event: Note) -> str:
@@ -157,6 +159,7 @@ VOCAB = Vocab()
 
 
 # --------------------------------------------------------------------------- scales and licks
+
 
 def scale(pitch_classes: Iterable[int], low: int = LOW, high: int = HIGH) -> list[int]:
     """All MIDI pitches from ``low`` to ``high`` whose pitch class is in ``pitch_classes``, ascending."""
@@ -230,8 +233,7 @@ def pedal_point(rng: random.Random) -> list[Note]:
     steps = rng.choice((4, 6, 8))
     i0 = sc.index(pedal)
     direction = 1 if above else -1
-    line = [sc[i0 + direction * (k + 1)] for k in range(steps)
-            if 0 <= i0 + direction * (k + 1) < len(sc)]
+    line = [sc[i0 + direction * (k + 1)] for k in range(steps) if 0 <= i0 + direction * (k + 1) < len(sc)]
     if rng.random() < 0.5:  # walk out and back
         line = line + line[-2::-1]
     notes = [Note(p, 1) for m in line for p in (m, pedal)]
@@ -239,9 +241,19 @@ def pedal_point(rng: random.Random) -> list[Note]:
 
 
 _CHORDS = {  # triads of the key: root pitch class and the three chord tones
-    "Em": (4, 7, 11), "C": (0, 4, 7), "D": (2, 6, 9), "Am": (9, 0, 4), "G": (7, 11, 2), "B": (11, 3, 6),
+    "Em": (4, 7, 11),
+    "C": (0, 4, 7),
+    "D": (2, 6, 9),
+    "Am": (9, 0, 4),
+    "G": (7, 11, 2),
+    "B": (11, 3, 6),
 }
-_PROGRESSIONS = (("Em", "C", "D", "Em"), ("Am", "Em", "B", "Em"), ("Em", "G", "D", "C"), ("Em", "Am", "B", "Em"))
+_PROGRESSIONS = (
+    ("Em", "C", "D", "Em"),
+    ("Am", "Em", "B", "Em"),
+    ("Em", "G", "D", "C"),
+    ("Em", "Am", "B", "Em"),
+)
 
 
 def tapped_arpeggio(rng: random.Random) -> list[Note]:
@@ -263,8 +275,10 @@ def repeated_motif(rng: random.Random) -> list[Note]:
     sc = scale(E_MINOR_PENTATONIC, 59, HIGH)
     size = rng.choice((4, 6))
     i = rng.randrange(2, len(sc) - 3)
-    shapes = {4: [(2, 1, 0, 1), (0, 1, 2, 1), (2, 0, 1, -1)],
-              6: [(2, 1, 0, 1, 0, -1), (0, 1, 2, 1, 0, -1), (2, 1, 0, 2, 1, 0)]}
+    shapes = {
+        4: [(2, 1, 0, 1), (0, 1, 2, 1), (2, 0, 1, -1)],
+        6: [(2, 1, 0, 1, 0, -1), (0, 1, 2, 1, 0, -1), (2, 1, 0, 2, 1, 0)],
+    }
     motif = [sc[max(0, min(i + d, len(sc) - 1))] for d in rng.choice(shapes[size])]
     notes = [Note(p, 1) for _ in range(rng.choice((3, 4))) for p in motif]
     return notes + _ending(rng, motif[0])
@@ -325,6 +339,7 @@ def windows(ids: Sequence[int], length: int, stride: int | None = None) -> np.nd
 
 # --------------------------------------------------------------------------- structure metrics
 
+
 def _pitches(events: Iterable[Note]) -> list[int]:
     return [e.pitch for e in events if e.pitch is not None]
 
@@ -347,7 +362,7 @@ def repeated_ngram_share(items: Sequence[Hashable], n: int = 4) -> float:
     ``repeated_ngram_share("abcabc", 3) == 0.5``: of the four 3-grams abc, bca, cab, abc, the two
     ``abc`` repeat. Pass a pitch list to find repeated motifs. ``nan`` if there is no ``n``-gram.
     """
-    grams = [tuple(items[i:i + n]) for i in range(len(items) - n + 1)]
+    grams = [tuple(items[i : i + n]) for i in range(len(items) - n + 1)]
     if not grams:
         return math.nan
     counts = Counter(grams)

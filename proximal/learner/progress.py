@@ -116,7 +116,7 @@ def _entry(data: dict, key: str, exercise: str) -> dict:
 
 
 def record_check(root: Path, report) -> None:
-    """Record a :class:`autograder.check.CheckReport` (called by ``proximal check``)."""
+    """Record a :class:`proximal.learner.check.CheckReport` (called by ``proximal check``)."""
     key = notebook_key(report.notebook)
     stamp = _now()
     with _updating(root) as data:
@@ -125,8 +125,12 @@ def record_check(root: Path, report) -> None:
             entry = _entry(data, key, ex.name)
             hint = ex.next_hint()
             entry.update(
-                points=ex.points, max_points=ex.max_points, passed=ex.passed, attempted=bool(ex.attempted),
-                timestamp=stamp, suggested_hint=hint,
+                points=ex.points,
+                max_points=ex.max_points,
+                passed=ex.passed,
+                attempted=bool(ex.attempted),
+                timestamp=stamp,
+                suggested_hint=hint,
             )
             entry["checks"] = int(entry.get("checks", 0)) + 1
             if ex.attempted:
@@ -160,7 +164,11 @@ def hint_cells(source_nb, exercise: str) -> dict[int, str]:
     found: dict[int, str] = {}
     for cell in source_nb.cells:
         meta = proximal_meta(cell)
-        if cell.cell_type == "markdown" and meta.get("exercise") == exercise and isinstance(meta.get("hint"), int):
+        if (
+            cell.cell_type == "markdown"
+            and meta.get("exercise") == exercise
+            and isinstance(meta.get("hint"), int)
+        ):
             text = cell.source
             match = _SUMMARY.search(text)
             title = _TAGS.sub("", match.group(1)).strip() if match else f"Hint {meta['hint']}"
@@ -183,10 +191,14 @@ def find_source(root: Path, notebook: str | os.PathLike[str]) -> Path:
     if len(matches) == 1:
         return matches[0]
     known = ", ".join(notebook_key(p) for p in source_notebooks(root))
-    raise CourseError(f"{notebook}: not a course exercise notebook{' (ambiguous)' if matches else ''}. Known: {known}.")
+    raise CourseError(
+        f"{notebook}: not a course exercise notebook{' (ambiguous)' if matches else ''}. Known: {known}."
+    )
 
 
-def next_hint(root: Path, notebook: str | os.PathLike[str], exercise: str, level: int | None = None) -> tuple[int, int, str]:
+def next_hint(
+    root: Path, notebook: str | os.PathLike[str], exercise: str, level: int | None = None
+) -> tuple[int, int, str]:
     """(level, number of hints, text) of the next hint of ``exercise`` (or of ``level``); records it."""
     source = find_source(root, notebook)
     hints = hint_cells(read_notebook(source), exercise)
@@ -266,7 +278,11 @@ def overview(root: Path, data: dict | None = None) -> list[ExerciseStatus]:
 def prerequisites(rows: list[ExerciseStatus], row: ExerciseStatus) -> list[ExerciseStatus]:
     """Earlier modules' warm-up and core exercises, and earlier exercises in the same notebook."""
     before = rows[: rows.index(row)]
-    return [r for r in before if (r.module != row.module and r.level in ("warmup", "core")) or r.notebook == row.notebook]
+    return [
+        r
+        for r in before
+        if (r.module != row.module and r.level in ("warmup", "core")) or r.notebook == row.notebook
+    ]
 
 
 def suggest_next(rows: list[ExerciseStatus]) -> ExerciseStatus | None:
@@ -306,7 +322,9 @@ def render(rows: list[ExerciseStatus]) -> str:
 # ---------------------------------------------------------------- the figure
 
 
-def plot_progress(ax=None, root: str | os.PathLike[str] | None = None, rows: list[ExerciseStatus] | None = None):
+def plot_progress(
+    ax=None, root: str | os.PathLike[str] | None = None, rows: list[ExerciseStatus] | None = None
+):
     """Draw the progress as a grid: one row per exercise notebook, one square per exercise, coloured by status.
 
     Returns the matplotlib Axes. ``root`` defaults to the course this package belongs to.
@@ -328,7 +346,15 @@ def plot_progress(ax=None, root: str | os.PathLike[str] | None = None, rows: lis
             if row.status == SOLVED_HINT:
                 text += f"\nhint {row.hint}" + ("" if row.hint_measured else "?")
             dark = row.status == SOLVED_ALONE
-            ax.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+            ax.text(
+                x + 0.5,
+                y + 0.5,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
     ax.set_xlim(0, width)
     ax.set_ylim(len(notebooks), 0)
     ax.set_yticks([i + 0.5 for i in range(len(notebooks))])
@@ -337,5 +363,7 @@ def plot_progress(ax=None, root: str | os.PathLike[str] | None = None, rows: lis
     ax.set_frame_on(False)
     ax.set_title("Your progress (hint k? = inferred from the check's suggestion)", fontsize=9)
     legend = [Patch(color=COLOURS[s], label=s) for s in (SOLVED_ALONE, SOLVED_HINT, ATTEMPTED, NOT_STARTED)]
-    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False)
+    ax.legend(
+        handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False
+    )
     return ax

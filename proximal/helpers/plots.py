@@ -68,8 +68,9 @@ def show_images(
         return class_names[k] if class_names is not None else str(k)
 
     row_height = size + (0.3 if labels_np is not None else 0.0)  # room for the titles above images
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows + (0.4 if title else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, row_height * nrows + (0.4 if title else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i >= n:
@@ -162,8 +163,15 @@ def plot_confusion(
     labels = None if class_names is None else list(range(len(class_names)))
     fig, ax = plt.subplots(figsize=(3.6 + 0.4 * len(labels or [0, 1]), 3.2 + 0.4 * len(labels or [0, 1])))
     ConfusionMatrixDisplay.from_predictions(
-        true_np, pred_np, labels=labels, display_labels=class_names, normalize=normalize,
-        cmap="Blues", colorbar=False, ax=ax, values_format=None if normalize is None else ".2f",
+        true_np,
+        pred_np,
+        labels=labels,
+        display_labels=class_names,
+        normalize=normalize,
+        cmap="Blues",
+        colorbar=False,
+        ax=ax,
+        values_format=None if normalize is None else ".2f",
     )
     if title:
         ax.set_title(title)

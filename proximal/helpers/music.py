@@ -1,9 +1,9 @@
 """See and hear a solo: guitar tab text, a piano-roll plot, and plucked-string audio made with NumPy.
 
-A solo is a list of :class:`proximal.licks.Note` events (or token ids, which are decoded with
-:data:`proximal.licks.VOCAB`). Three views::
+A solo is a list of :class:`proximal.helpers.licks.Note` events (or token ids, which are decoded with
+:data:`proximal.helpers.licks.VOCAB`). Three views::
 
-    >>> from proximal import music
+    >>> from proximal.helpers import music
     >>> print(music.to_tab(solo))          # six lines of ASCII tab, high e on top
     >>> music.plot_piano_roll(solo)        # matplotlib: time across, pitch up
     >>> music.audio_player(solo)           # an audio player in JupyterLab (IPython.display.Audio)
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from proximal.licks import KEY_PITCH_CLASSES, TICKS_PER_BAR, VOCAB, Note, Vocab, note_name
+from proximal.helpers.licks import KEY_PITCH_CLASSES, TICKS_PER_BAR, VOCAB, Note, Vocab, note_name
 
 if TYPE_CHECKING:  # imported lazily: plotting and IPython are only needed when used
     from IPython.display import Audio
@@ -63,8 +63,10 @@ def to_events(solo: Iterable[Note] | Iterable[int], vocab: Vocab = VOCAB) -> lis
 
 # --------------------------------------------------------------------------- tab
 
-def fingering(pitches: Sequence[int | None], tuning: Sequence[int] = STANDARD_TUNING,
-              frets: int = FRETS) -> list[tuple[int, int] | None]:
+
+def fingering(
+    pitches: Sequence[int | None], tuning: Sequence[int] = STANDARD_TUNING, frets: int = FRETS
+) -> list[tuple[int, int] | None]:
     """Choose a (string index, fret) for every pitch the way a guitarist would: staying in position.
 
     String index 0 is the lowest string; a ``None`` pitch (a rest) gets ``None``. The search tracks
@@ -130,8 +132,12 @@ def _cell_width(ticks: int) -> int:
     return {1: 3, 2: 4, 4: 6, 8: 8}.get(ticks, 2 + ticks)
 
 
-def to_tab(solo: Iterable[Note] | Iterable[int], width: int = 96, tuning: Sequence[int] = STANDARD_TUNING,
-           vocab: Vocab = VOCAB) -> str:
+def to_tab(
+    solo: Iterable[Note] | Iterable[int],
+    width: int = 96,
+    tuning: Sequence[int] = STANDARD_TUNING,
+    vocab: Vocab = VOCAB,
+) -> str:
     """Guitar tab of a solo: six lines per system (high e on top), ``|`` at each bar, ``~`` for vibrato.
 
     Each event takes a column whose width grows with its length; held notes (a quarter or longer)
@@ -174,8 +180,14 @@ def to_tab(solo: Iterable[Note] | Iterable[int], width: int = 96, tuning: Sequen
 
 # --------------------------------------------------------------------------- piano roll
 
-def plot_piano_roll(solo: Iterable[Note] | Iterable[int], ax: Axes | None = None, title: str | None = None,
-                    key_pitch_classes: Iterable[int] = KEY_PITCH_CLASSES, vocab: Vocab = VOCAB) -> Axes:
+
+def plot_piano_roll(
+    solo: Iterable[Note] | Iterable[int],
+    ax: Axes | None = None,
+    title: str | None = None,
+    key_pitch_classes: Iterable[int] = KEY_PITCH_CLASSES,
+    vocab: Vocab = VOCAB,
+) -> Axes:
     """Draw a solo as a piano roll: one bar per note, time (in bars of 4/4) across, pitch up.
 
     Rows of pitches in the key are shaded; notes outside the key are drawn in red. Returns the Axes
@@ -198,8 +210,17 @@ def plot_piano_roll(solo: Iterable[Note] | Iterable[int], ax: Axes | None = None
     for e in events:
         if e.pitch is not None:
             colour = "tab:blue" if e.pitch % 12 in pcs else "tab:red"
-            ax.add_patch(Rectangle((t / TICKS_PER_BAR, e.pitch - 0.4), e.ticks / TICKS_PER_BAR, 0.8,
-                                   facecolor=colour, edgecolor="white", lw=0.5, zorder=2))
+            ax.add_patch(
+                Rectangle(
+                    (t / TICKS_PER_BAR, e.pitch - 0.4),
+                    e.ticks / TICKS_PER_BAR,
+                    0.8,
+                    facecolor=colour,
+                    edgecolor="white",
+                    lw=0.5,
+                    zorder=2,
+                )
+            )
         t += e.ticks
     for bar in range(int(total) + 1):
         ax.axvline(bar, color="0.8", lw=0.6, zorder=1)
@@ -216,13 +237,20 @@ def plot_piano_roll(solo: Iterable[Note] | Iterable[int], ax: Axes | None = None
 
 # --------------------------------------------------------------------------- sound
 
+
 def midi_to_hz(pitch: float) -> float:
     """Frequency of a MIDI pitch in equal temperament, A4 (69) = 440 Hz."""
     return 440.0 * 2.0 ** ((pitch - 69) / 12)
 
 
-def pluck(freq: float, seconds: float, sample_rate: int = SAMPLE_RATE, rng: np.random.Generator | None = None,
-          sustain: float = 2.5, vibrato: float = 0.0) -> np.ndarray:
+def pluck(
+    freq: float,
+    seconds: float,
+    sample_rate: int = SAMPLE_RATE,
+    rng: np.random.Generator | None = None,
+    sustain: float = 2.5,
+    vibrato: float = 0.0,
+) -> np.ndarray:
     """One plucked-string note by Karplus-Strong, exactly in tune, ``seconds`` long.
 
     A delay line of ``n`` samples with a two-tap average rings with a period of ``n + 0.5`` samples.
@@ -252,13 +280,19 @@ def pluck(freq: float, seconds: float, sample_rate: int = SAMPLE_RATE, rng: np.r
     i = n + 1
     while i < length:  # each block of n samples only needs the previous ones: vectorised per period
         j = min(i + n, length)
-        y[i:j] = loss * 0.5 * (y[i - n:j - n] + y[i - n - 1:j - n - 1])
+        y[i:j] = loss * 0.5 * (y[i - n : j - n] + y[i - n - 1 : j - n - 1])
         i = j
     return np.interp(position, np.arange(length), y)
 
 
-def synthesize(solo: Iterable[Note] | Iterable[int], bpm: float = 132.0, sample_rate: int = SAMPLE_RATE,
-               drive: float = 2.5, seed: int = 0, vocab: Vocab = VOCAB) -> np.ndarray:
+def synthesize(
+    solo: Iterable[Note] | Iterable[int],
+    bpm: float = 132.0,
+    sample_rate: int = SAMPLE_RATE,
+    drive: float = 2.5,
+    seed: int = 0,
+    vocab: Vocab = VOCAB,
+) -> np.ndarray:
     """Render a solo as mono audio: a float32 array in [-1, 1] at ``sample_rate``.
 
     A tick (sixteenth note) lasts ``60 / bpm / 4`` seconds. Notes are legato like a lead line:
@@ -275,13 +309,18 @@ def synthesize(solo: Iterable[Note] | Iterable[int], bpm: float = 132.0, sample_
     for e in events:
         seconds = e.ticks * tick
         if e.pitch is not None:
-            note = pluck(midi_to_hz(e.pitch), seconds + release, sample_rate, rng,
-                         vibrato=0.35 if e.ticks >= 4 else 0.0)
+            note = pluck(
+                midi_to_hz(e.pitch),
+                seconds + release,
+                sample_rate,
+                rng,
+                vibrato=0.35 if e.ticks >= 4 else 0.0,
+            )
             fade = int(release * sample_rate)
             if fade:
                 note[-fade:] *= np.linspace(1.0, 0.0, fade)
             a = int(round(start * sample_rate))
-            out[a:a + len(note)] += note[: len(out) - a]
+            out[a : a + len(note)] += note[: len(out) - a]
         start += seconds
     if drive > 0:
         out = np.tanh(drive * out) / math.tanh(drive)
@@ -304,8 +343,12 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: in
     return path
 
 
-def audio_player(solo: Iterable[Note] | Iterable[int] | np.ndarray, bpm: float = 132.0,
-                 sample_rate: int = SAMPLE_RATE, **kwargs: float) -> Audio:
+def audio_player(
+    solo: Iterable[Note] | Iterable[int] | np.ndarray,
+    bpm: float = 132.0,
+    sample_rate: int = SAMPLE_RATE,
+    **kwargs: float,
+) -> Audio:
     """An in-notebook audio player (``IPython.display.Audio``) for a solo or for ready-made samples.
 
     Pass events or token ids to synthesise them first (extra keyword arguments go to

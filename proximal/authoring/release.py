@@ -24,16 +24,24 @@ def generate(root: Path, module: str, dest: Path) -> list[Path]:
         raise CourseError(f"No module '{module}' under {root / 'solutions'}.")
     with tempfile.TemporaryDirectory(prefix="proximal-release-") as scratch:
         scratch_root = Path(scratch)
-        shutil.copytree(source, scratch_root / "solutions" / module, ignore=shutil.ignore_patterns(
-            ".ipynb_checkpoints", "__pycache__"))
+        shutil.copytree(
+            source,
+            scratch_root / "solutions" / module,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+        )
         shutil.copy(root / "nbgrader_config.py", scratch_root / "nbgrader_config.py")
         config = course_config(
             scratch_root,
-            CourseDirectory={"db_url": f"sqlite:///{scratch_root / 'gradebook.db'}", "release_directory": "release"},
+            CourseDirectory={
+                "db_url": f"sqlite:///{scratch_root / 'gradebook.db'}",
+                "release_directory": "release",
+            },
         )
         result = nbgrader_api(config).generate_assignment(module, force=True, create=True)
         if not result["success"]:
-            raise CourseError(f"nbgrader could not generate {module}:\n{result.get('error') or result.get('log')}")
+            raise CourseError(
+                f"nbgrader could not generate {module}:\n{result.get('error') or result.get('log')}"
+            )
         built = scratch_root / "release" / module
         staged = dest.with_name(f".{dest.name}.new")
         if staged.exists():

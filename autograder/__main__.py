@@ -1,7 +1,0 @@
-"""``python -m autograder`` is the ``proximal`` command."""
-
-import sys
-
-from autograder.cli import main
-
-sys.exit(main())

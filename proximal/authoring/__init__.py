@@ -1,0 +1,1 @@
+"""Authoring the course: release exercises/ from solutions/, lint the notebooks."""

@@ -1,0 +1,1 @@
+"""The instructor's side: what the class got stuck on, after grading."""

@@ -1,0 +1,1 @@
+"""The learner's side: the check's table, hints, progress, the workspace copy of the exercises."""
