@@ -157,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "notebook", help="path to your exercise notebook, e.g. exercises/01-asyncio/asyncio-exercises.ipynb"
     )
-    check.add_argument("--timeout", type=int, default=60, help="seconds a cell may run (default 60)")
+    check.add_argument(
+        "--timeout",
+        type=int,
+        default=None,
+        help="seconds a cell may run (default: Execute.timeout in nbgrader_config.py)",
+    )
     check.set_defaults(func=_cmd_check)
 
     grade = sub.add_parser(

@@ -17,22 +17,17 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from autograder import CHECKING_ENV
-from autograder.guard import insert_guards
-from autograder.merge import merge
+from autograder import pipeline
+from autograder.nbgrader_env import course_config
 from autograder.notebooks import (
     HINT_REF,
     CourseError,
     Exercise,
     exercises,
     find_course_root,
-    grade_id,
-    is_test_cell,
-    nbgrader_meta,
     read_notebook,
 )
-
-DEFAULT_CELL_TIMEOUT = 60
+from autograder.pipeline import CellScore
 
 
 @dataclass
@@ -104,74 +99,21 @@ def source_for(notebook: Path, root: Path) -> Path:
     return source
 
 
-# ---------------------------------------------------------------- running
-
-
-@dataclass
-class Execution:
-    notebook: NotebookNode
-    executed: set[int]
-    died_at: int | None = None
-
-
-def execute(nb: NotebookNode, cwd: Path, timeout: int = DEFAULT_CELL_TIMEOUT) -> Execution:
-    """Run ``nb`` in a fresh kernel in ``cwd``; errors never stop the run, a dead kernel ends it."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-
-    executed: set[int] = set()
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        error_on_timeout={
-            "ename": "CellTimeoutError",
-            "evalue": f"the cell was still running after {timeout} s and was stopped",
-            "traceback": [f"CellTimeoutError: the cell was still running after {timeout} s and was stopped"],
-        },
-        record_timing=False,
-        # the kernel's own log (e.g. its TCP transport warning) is noise to a learner
-        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        resources={"metadata": {"path": str(cwd)}},
-        on_cell_executed=lambda cell, cell_index, execute_reply: executed.add(cell_index),
-    )
-    env = {**os.environ, CHECKING_ENV: "1"}
-    died_at = None
-    try:
-        client.execute(env=env)
-    except DeadKernelError:
-        died_at = max(executed, default=-1) + 1
-    except RuntimeError as exc:  # nbclient's own wrapper around a kernel that never started
-        raise CourseError(f"Could not start a Python kernel: {exc}") from exc
-    return Execution(nb, executed, died_at)
-
-
 # ---------------------------------------------------------------- scoring
 
 
-def score(run: Execution, source: NotebookNode) -> list[CellResult]:
-    """nbgrader's score for every test cell; a cell that never ran scores nothing."""
-    from nbgrader.utils import determine_grade
-
+def cell_results(cells: list[CellScore]) -> list[CellResult]:
+    """The engine's cell scores, in the learner's terms."""
     results: list[CellResult] = []
-    for index, cell in enumerate(run.notebook.cells):
-        if not is_test_cell(cell):
-            continue
-        meta = nbgrader_meta(cell)
-        exercise = cell.metadata.get("proximal", {}).get("exercise", grade_id(cell))
-        max_points = float(meta.get("points", 0))
-        if index not in run.executed:
+    for cell in cells:
+        node = cell.cell
+        exercise = (node.metadata.get("proximal", {}).get("exercise") if node else None) or cell.grade_id
+        if not cell.ran:
             why = "did not run: the kernel died earlier (exit(), os._exit, a crash or running out of memory)"
-            results.append(CellResult(grade_id(cell), exercise, 0.0, max_points, why))
+            results.append(CellResult(cell.grade_id, exercise, 0.0, cell.max_points, why))
             continue
-        points, _ = determine_grade(cell)
-        results.append(
-            CellResult(
-                grade_id(cell), exercise, float(points or 0), max_points, _failure(cell), _evidence(cell)
-            )
-        )
+        message, evidence = (_failure(node), _evidence(node)) if node is not None else ("", "")
+        results.append(CellResult(cell.grade_id, exercise, cell.points, cell.max_points, message, evidence))
     return results
 
 
@@ -224,20 +166,29 @@ def summarise(cells: list[CellResult], source: NotebookNode) -> list[ExerciseRes
 # ---------------------------------------------------------------- the command
 
 
-def run_check(notebook: str | os.PathLike[str], timeout: int = DEFAULT_CELL_TIMEOUT) -> CheckReport:
-    """Check a learner's saved notebook against the full tests. Raises :class:`CourseError` for bad input."""
+def run_check(notebook: str | os.PathLike[str], timeout: int | None = None) -> CheckReport:
+    """Check a learner's saved notebook against the full tests. Raises :class:`CourseError` for bad input.
+
+    The notebook goes through the grading engine's pipeline (:mod:`autograder.pipeline`) with the
+    course's nbgrader configuration: the same preprocessors and scoring as ``proximal grade``,
+    without the sandbox and without a gradebook. ``timeout`` overrides the per-cell limit.
+    """
     path = Path(notebook).resolve()
     root = find_course_root(path.parent)
     source_path = source_for(path, root)
     learner = read_notebook(path)
     source = read_notebook(source_path)
-    merged, notes = merge(learner, source)
-    insert_guards(merged)
-    run = execute(merged, path.parent, timeout)
+    overrides: dict = {"Execute": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}}
+    if timeout is not None:
+        overrides["Execute"]["timeout"] = timeout
+    try:
+        run, notes = pipeline.run(learner, source, path.parent, course_config(root, **overrides))
+    except RuntimeError as exc:  # nbclient's own wrapper around a kernel that never started
+        raise CourseError(f"Could not start a Python kernel: {exc}") from exc
     problems = list(notes)
-    if run.died_at is not None:
+    if run.kernel_died:
         problems.append("the kernel died while running the notebook; the tests after that point did not run")
-    return CheckReport(path, summarise(score(run, source), source), problems)
+    return CheckReport(path, summarise(cell_results(run.cells), source), problems)
 
 
 LEVEL_NAMES = {"warmup": "warm-up", "core": "core", "stretch": "stretch"}
