@@ -1,5 +1,7 @@
 """nbgrader settings for the Proximal course (read by every nbgrader app run from this folder)."""
 
+from autograder.config import autograde_preprocessors, feedback_preprocessors
+
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = "proximal"
@@ -27,23 +29,8 @@ c.LimitOutput.max_traceback = 50
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
+# nbgrader's own preprocessor lists, extended (not copied: a step a newer nbgrader adds is kept).
 # Feedback shows no hidden test: neither its code nor the traceback lines that quote it.
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "autograder.feedback.DropGuardCells",
-    "autograder.feedback.RedactHiddenTests",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
-
 # A kernel that dies mid-notebook costs the cells from there on, not the points already earned.
-c.Autograde.autograde_preprocessors = [
-    "autograder.execute.SurvivingExecute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "autograder.feedback.CapOutputs",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
+c.GenerateFeedback.preprocessors = feedback_preprocessors()
+c.Autograde.autograde_preprocessors = autograde_preprocessors()

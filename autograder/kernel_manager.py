@@ -8,23 +8,25 @@ are fixed pauses rather than waits for something:
   for that very request on IOPub: the same proof that IOPub is connected and drained, without
   the pause;
 * after a kill, the manager polls for the process's end every 0.1 s.
-  :class:`GradingKernelManager` polls every 0.01 s.
+  :class:`GradingKernelManager` polls every 0.01 s (through :mod:`autograder.adapters`: the
+  only private hook the grader uses).
 
 :mod:`autograder.sandbox` selects them (``Execute.kernel_manager_class``); nothing else changes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import time
 from pathlib import Path
 from queue import Empty
 
+from jupyter_client import protocol_version_info
 from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Type
+
+from autograder.adapters import QuickPollKernelManager
 
 
 class GradingKernelClient(AsyncKernelClient):
@@ -38,7 +40,7 @@ class GradingKernelClient(AsyncKernelClient):
             request = self.kernel_info()
             if await self._reply_arrived(request, deadline) and await self._idle_seen(request):
                 return
-            if not await self._async_is_alive():
+            if not await self.is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
@@ -50,7 +52,10 @@ class GradingKernelClient(AsyncKernelClient):
             except Empty:
                 return False
             if msg["msg_type"] == "kernel_info_reply" and msg["parent_header"].get("msg_id") == request:
-                self._handle_kernel_info_reply(msg)
+                # what jupyter_client does with the reply: adapt to an older protocol if the kernel speaks one
+                major = int(msg["content"]["protocol_version"].split(".")[0])
+                if major != protocol_version_info[0]:
+                    self.session.adapt_version = major
                 return True
         return False
 
@@ -71,7 +76,7 @@ class GradingKernelClient(AsyncKernelClient):
         return False
 
 
-class GradingKernelManager(AsyncKernelManager):
+class GradingKernelManager(QuickPollKernelManager):
     """An asynchronous kernel manager with :class:`GradingKernelClient` and a quicker check for a killed kernel's end."""
 
     client_class = DottedObjectName("autograder.kernel_manager.GradingKernelClient", config=True)
@@ -79,11 +84,6 @@ class GradingKernelManager(AsyncKernelManager):
     client_factory = Type(GradingKernelClient, klass=AsyncKernelClient, config=True)
     # set by KernelSlots.take: the folder the kernel is to work in (it starts in the stage)
     notebook_dir: Path | None = None
-
-    async def _async_wait(self, pollinterval: float = 0.1) -> None:
-        # jupyter_client polls every 0.1 s; a killed kernel is gone within milliseconds
-        while await self._async_is_alive():
-            await asyncio.sleep(min(pollinterval, 0.01))
 
 
 class KernelSlots:
@@ -111,9 +111,9 @@ class KernelSlots:
         """A running kernel for the notebook in ``notebook_dir`` (which must lie in the stage)."""
         spare, self._spare = self._spare, None
         if spare is not None and (
-            time.monotonic() - spare[2] >= self.max_age or not await spare[0]._async_is_alive()
+            time.monotonic() - spare[2] >= self.max_age or not await spare[0].is_alive()
         ):
-            await spare[0]._async_shutdown_kernel(now=True)
+            await spare[0].shutdown_kernel(now=True)
             spare = None
         km, slot = spare[:2] if spare is not None else await self._start(next(self._order))
         self._hand_over(notebook_dir, slot)
@@ -126,7 +126,7 @@ class KernelSlots:
         """Stop the spare, if any (a worker's last act)."""
         spare, self._spare = self._spare, None
         if spare is not None:
-            await spare[0]._async_shutdown_kernel(now=True)
+            await spare[0].shutdown_kernel(now=True)
 
     async def _start_spare(self) -> None:
         km, slot = await self._start(next(self._order))
@@ -135,15 +135,13 @@ class KernelSlots:
     async def _start(self, slot: str) -> tuple[GradingKernelManager, str]:
         # a slot holds one kernel at a time: its folder and user are that kernel's alone
         earlier = self._latest.pop(slot, None)
-        if earlier is not None and await earlier._async_is_alive():
-            await earlier._async_shutdown_kernel(now=True)
+        if earlier is not None and await earlier.is_alive():
+            await earlier.shutdown_kernel(now=True)
         km = GradingKernelManager(**self.slots[slot]["manager"])
         self._latest[slot] = km
         # start_kernel returns once the process is launched; the kernel imports in the background
         # history in memory, as nbgrader asks of the kernels it starts
-        await km._async_start_kernel(
-            cwd=str(self.stage), extra_arguments=["--HistoryManager.hist_file=:memory:"]
-        )
+        await km.start_kernel(cwd=str(self.stage), extra_arguments=["--HistoryManager.hist_file=:memory:"])
         self.started += 1
         return km, slot
 

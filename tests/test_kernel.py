@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -58,24 +57,6 @@ async def test_ready_kernel_answers_at_once_and_has_no_debugger(kernel):
         kc.stop_channels()
 
 
-async def test_end_of_a_killed_kernel_is_polled_every_hundredth_of_a_second(monkeypatch):
-    """Does the manager look for a killed kernel's end every 0.01 s, not on jupyter_client's 0.1 s?"""
-    km = GradingKernelManager()
-    answers = iter([True, True, True, False])
-    pauses = []
-
-    async def is_alive():
-        return next(answers)
-
-    async def sleep(seconds):
-        pauses.append(seconds)
-
-    monkeypatch.setattr(km, "_async_is_alive", is_alive)
-    monkeypatch.setattr(asyncio, "sleep", sleep)
-    await km._async_wait()
-    assert pauses == [0.01, 0.01, 0.01]
-
-
 def slots_for(stage, uid):
     return {slot: {"manager": {"kernel_name": f"grading-{slot}"}, "uid": uid} for slot in ("a", "b")}
 
@@ -93,7 +74,7 @@ async def test_a_spare_is_ready_for_the_next_submission(tmp_path, monkeypatch):
             km = await slots.take(stage / student / "01")
             assert spare is None or km is spare, "the spare was not used"
             taken.append(km.kernel_name)
-            await km._async_shutdown_kernel(now=True)  # as nbclient does when the notebook is done
+            await km.shutdown_kernel(now=True)  # as nbclient does when the notebook is done
         assert taken == ["grading-a", "grading-b", "grading-a"]
         assert slots.started == 4, "three kernels and one spare left over"
     finally:
@@ -110,7 +91,7 @@ async def test_without_a_user_per_slot_there_is_no_spare(tmp_path, monkeypatch):
         (stage / student / "01").mkdir(parents=True)
         km = await slots.take(stage / student / "01")
         assert km.kernel_name == "grading-a" and slots._spare is None
-        await km._async_shutdown_kernel(now=True)
+        await km.shutdown_kernel(now=True)
     assert slots.started == 2
 
 
@@ -123,10 +104,10 @@ async def test_an_old_spare_is_replaced(tmp_path, monkeypatch):
         (stage / "ada" / "01").mkdir(parents=True)
         first = await slots.take(stage / "ada" / "01")
         stale = slots._spare[0]
-        await first._async_shutdown_kernel(now=True)
+        await first.shutdown_kernel(now=True)
         (stage / "bo" / "01").mkdir(parents=True)
         second = await slots.take(stage / "bo" / "01")
-        assert second is not stale and not await stale._async_is_alive()
-        await second._async_shutdown_kernel(now=True)
+        assert second is not stale and not await stale.is_alive()
+        await second.shutdown_kernel(now=True)
     finally:
         await slots.close()

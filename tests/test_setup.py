@@ -54,3 +54,15 @@ def test_code_and_notebooks_pass_ruff():
         [ruff, "check", "--output-format", "concise", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_code_and_notebooks_are_ruff_formatted():
+    """Is every Python file and notebook formatted as `ruff format` would write it?"""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    result = subprocess.run([ruff, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, "run `ruff format .`:\n" + result.stdout[-3000:]
