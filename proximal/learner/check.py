@@ -71,6 +71,7 @@ class CheckReport:
     notebook: Path
     exercises: list[ExerciseResult]
     problems: list[str] = field(default_factory=list)
+    cells: list[CellResult] = field(default_factory=list)  # per test cell, in notebook order
 
     @property
     def points(self) -> float:
@@ -188,7 +189,8 @@ def run_check(notebook: str | os.PathLike[str], timeout: int | None = None) -> C
     problems = list(notes)
     if run.kernel_died:
         problems.append("the kernel died while running the notebook; the tests after that point did not run")
-    return CheckReport(path, summarise(cell_results(run.cells), source), problems)
+    cells = cell_results(run.cells)
+    return CheckReport(path, summarise(cells, source), problems, cells)
 
 
 LEVEL_NAMES = {"warmup": "warm-up", "core": "core", "stretch": "stretch"}
