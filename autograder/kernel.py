@@ -15,7 +15,7 @@ import sys
 def main() -> None:
     # A None entry makes `import debugpy` raise ImportError, which ipykernel takes to mean
     # "no debugger available" (and a notebook that imports debugpy gets a plain ImportError).
-    sys.modules.setdefault("debugpy", None)
+    sys.modules.setdefault("debugpy", None)  # type: ignore[arg-type]
     # As ipykernel_launcher does: no working-folder imports while the kernel loads (IPython adds
     # the folder back for the notebook's own code).
     if sys.path and sys.path[0] in ("", os.getcwd()):

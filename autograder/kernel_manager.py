@@ -32,7 +32,7 @@ from autograder.adapters import QuickPollKernelManager
 class GradingKernelClient(AsyncKernelClient):
     """An asynchronous kernel client whose readiness check waits for a message, not for silence."""
 
-    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
         while True:
             # Asked again each round: IOPub may connect only after the first request's messages

@@ -32,10 +32,10 @@ def merge(learner: NotebookNode, source: NotebookNode) -> tuple[NotebookNode, li
     cells from the source, answer cells as released: solution replaced by a stub); cells with unknown
     or duplicated grade ids lose their grading metadata. Returns the notebook and what was repaired.
     """
-    source_cells = {grade_id(c): c for c in source.cells if grade_id(c)}
+    source_cells: dict[str | None, NotebookNode] = {grade_id(c): c for c in source.cells if grade_id(c)}
     merged = copy.deepcopy(source)
     merged.cells = []
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     notes: list[str] = []
     for cell in learner.cells:
         cid = grade_id(cell)

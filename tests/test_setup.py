@@ -66,3 +66,12 @@ def test_code_and_notebooks_are_ruff_formatted():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     result = subprocess.run([ruff, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, "run `ruff format .`:\n" + result.stdout[-3000:]
+
+
+def test_packages_pass_mypy():
+    """Does mypy find no type error in the packages ([tool.mypy] in pyproject.toml)?"""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -3,11 +3,11 @@
 A solo is a list of :class:`proximal.helpers.licks.Note` events (or token ids, which are decoded with
 :data:`proximal.helpers.licks.VOCAB`). Three views::
 
-    >>> from proximal.helpers import music
-    >>> print(music.to_tab(solo))          # six lines of ASCII tab, high e on top
-    >>> music.plot_piano_roll(solo)        # matplotlib: time across, pitch up
-    >>> music.audio_player(solo)           # an audio player in JupyterLab (IPython.display.Audio)
-    >>> music.write_wav("solo.wav", music.synthesize(solo))
+    from proximal.helpers import music
+    print(music.to_tab(solo))          # six lines of ASCII tab, high e on top
+    music.plot_piano_roll(solo)        # matplotlib: time across, pitch up
+    music.audio_player(solo)           # an audio player in JupyterLab (IPython.display.Audio)
+    music.write_wav("solo.wav", music.synthesize(solo))
 
 The sound is a Karplus-Strong plucked string: a burst of noise circulates in a delay line whose
 length sets the pitch, and a two-tap average in the loop damps high harmonics, like a real string.
