@@ -7,6 +7,9 @@ PyTorch module (05). Both ways grade into fresh copies of the course with the sa
 nbgrader_config.py; `proximal grade` also runs the sandbox, guard cells and its checks, so the
 ratio is what an instructor gets, overhead included. Figures, not a test.
 
+The floor is what no grader can beat: the submissions' own cell time (each notebook run once with
+nbclient, the time between each cell's start and its reply, summed) divided by the cores.
+
 What is timed is grading an assignment the gradebook already knows, both ways: nbgrader's
 `generate_assignment` (which records the source cells) runs before the clock starts, and so does
 `proximal grade`'s equivalent (`ensure_assignment`, which only the first grading of an
@@ -85,6 +88,32 @@ def plain_nbgrader(course: Path, module: str) -> float:
     return time.perf_counter() - started
 
 
+def cell_seconds(course: Path, module: str) -> float:
+    """The submissions' own cell time: every submitted notebook run once, its cells' execution time summed."""
+    from datetime import datetime
+
+    from nbclient import NotebookClient
+
+    total = 0.0
+    for path in sorted((course / "submitted").glob(f"*/{module}/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(
+            nb,
+            timeout=120,
+            allow_errors=True,
+            record_timing=True,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        client.execute(env={**os.environ, "PROXIMAL_CHECKING": "1"})
+        for cell in nb.cells:
+            timing = cell.get("metadata", {}).get("execution", {})
+            if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+                began = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+                ended = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+                total += (ended - began).total_seconds()
+    return total
+
+
 def register(course: Path, module: str) -> None:
     """Record the assignment in the gradebook, untimed, as plain_nbgrader's generate_assignment does."""
     config = course_config(course, CourseDirectory={"db_url": f"sqlite:///{course / 'gradebook.db'}"})
@@ -99,7 +128,10 @@ def main() -> None:
     args = parser.parse_args()
     root = find_course_root(Path.cwd())
     plan = {"01-asyncio": args.module01, "05-pytorch": args.torch}
-    print(f"{'module':12} {'subs':>5} {'nbgrader s':>11} {'proximal s':>11} {'speed-up':>9}")
+    cores = os.cpu_count() or 1
+    print(
+        f"{'module':12} {'subs':>5} {'nbgrader s':>11} {'proximal s':>11} {'speed-up':>9} {'floor s':>8} {'x floor':>8}"
+    )
     for module, count in plan.items():
         if count <= 0:
             continue
@@ -111,7 +143,11 @@ def main() -> None:
             started = time.perf_counter()
             grade(ours_course, module, jobs=args.jobs, feedback=False, progress=False)
             ours = time.perf_counter() - started
-        print(f"{module:12} {count:5d} {plain:11.1f} {ours:11.1f} {plain / ours:8.2f}x")
+            floor = cell_seconds(plain_course, module) / cores
+        print(
+            f"{module:12} {count:5d} {plain:11.1f} {ours:11.1f} {plain / ours:8.2f}x {floor:8.1f} {ours / floor:7.2f}x"
+        )
+    print(f"floor: the submissions' own cell time divided by {cores} cores")
 
 
 if __name__ == "__main__":
