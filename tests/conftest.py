@@ -21,6 +21,14 @@ DEMO_CORRECT = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/fixtures/golden/ from what the engine makes now",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name in (
         "JUPYTER_CONFIG_DIR",
