@@ -38,7 +38,7 @@ from autograder.guard import insert_guards
 from autograder.kernel_manager import KernelSlots, current_slots, use_slots
 from autograder.merge import merge
 from autograder.nbgrader_env import course_config, nbgrader_api
-from autograder.notebooks import CourseError, write_notebook
+from autograder.notebooks import CourseError, atomic_write, source_notebooks, write_notebook
 
 
 @dataclass
@@ -71,10 +71,6 @@ class WorkerOutcome:
 
 
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
-
-
-def source_notebooks(root: Path, assignment: str) -> dict[str, Path]:
-    return {p.name: p for p in sorted((root / "solutions" / assignment).glob("*.ipynb"))}
 
 
 def prepare_submission(submitted: Path, dest: Path, sources: dict[str, Path]) -> list[str]:
@@ -158,7 +154,7 @@ def grade_one(
     notes = prepare_submission(
         root_path / "submitted" / student / assignment,
         private / "submitted" / student / assignment,
-        source_notebooks(root_path, assignment),
+        {path.name: path for path in source_notebooks(root_path, assignment)},
     )
     if not any((private / "submitted" / student / assignment).glob("*.ipynb")):
         return WorkerOutcome(student, str(private), "empty", notes + ["nothing gradable was handed in"])
@@ -360,9 +356,7 @@ def ensure_assignment(root: Path, config, assignment: str) -> None:
     if not result["success"]:
         raise CourseError(f"nbgrader could not register {assignment}: {_last_error(result)}")
     stamps[assignment] = fingerprint
-    tmp = stamp_path.with_name(stamp_path.name + ".tmp")
-    tmp.write_text(json.dumps(stamps, indent=1, sort_keys=True))
-    os.replace(tmp, stamp_path)
+    atomic_write(stamp_path, json.dumps(stamps, indent=1, sort_keys=True))
 
 
 def _sources_fingerprint(root: Path, assignment: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,18 +134,23 @@ def exercises(nb: NotebookNode) -> dict[str, Exercise]:
     return found
 
 
-def iter_graded(nb: NotebookNode) -> Iterator[tuple[int, NotebookNode]]:
-    """(index, cell) for every cell with a grade_id."""
-    for index, cell in enumerate(nb.cells):
-        if grade_id(cell):
-            yield index, cell
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
+    """Replace ``path`` with ``data`` in one step: a reader (or a crash) never sees half a file.
+
+    The temporary name carries the process id, so that two processes writing the same file never
+    share a temporary file; the last ``os.replace`` wins whole.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        tmp.write_text(data, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def write_notebook(nb: NotebookNode, path: str | os.PathLike[str]) -> None:
     """Write a notebook the way nbformat does, atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        nbformat.write(nb, handle)
-    os.replace(tmp, path)
+    text = nbformat.writes(nb)
+    atomic_write(path, text if text.endswith("\n") else text + "\n")  # as nbformat.write ends a file
