@@ -1,0 +1,112 @@
+"""Code that several exercise test cells share: probes that see *how* a learner's code ran.
+
+Each module has its own section below, under a comment header naming it. Hidden-test logic stays in
+the notebooks; what is here is only the measuring equipment. Importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import NamedTuple
+
+from proximal.helpers.timeline import count_primes
+
+# --- module 01/02 ---
+# A probe for CPU-bound work sent to a process pool. `loop_ticker()` runs a tick task on the test's
+# event loop that writes the time of its latest tick to a file; `cpu_probe(n)` is ordinary CPU work
+# (count_primes) that, before it returns, waits until it has seen the loop tick after it started. It
+# lives in an importable module, so a `ProcessPoolExecutor` worker can import it. Run in the loop's own
+# thread, it sees no tick (the loop is frozen while it runs) and says so in its report.
+
+TICK_FILE_ENV = "PROXIMAL_TICK_FILE"
+
+
+class CpuReport(NamedTuple):
+    """What `cpu_probe` saw: its answer and where and how it ran."""
+
+    value: int  # count_primes(n)
+    pid: int  # the process that did the work
+    thread: int  # the thread (threading.get_ident()) in that process
+    loop_ticked: bool  # did the event loop tick while the work was running?
+    start: float  # time.monotonic() when the work started (one clock for all processes here)
+    end: float  # time.monotonic() when it ended
+
+
+def _last_tick(path: str | None) -> float:
+    if not path:
+        return float("-inf")
+    try:
+        return float(Path(path).read_text() or "-inf")
+    except (OSError, ValueError):
+        return float("-inf")
+
+
+def cpu_probe(n: int, patience: float = 1.5) -> CpuReport:
+    """Count the primes below `n` (CPU-bound work), then wait up to `patience` s for two loop ticks.
+
+    The ticks must come from `loop_ticker()` after the work started; they show that the event loop
+    stayed free while this function ran. Returns a :class:`CpuReport`.
+    """
+    path = os.environ.get(TICK_FILE_ENV)
+    start = time.monotonic()
+    value = count_primes(int(n))
+    deadline = start + patience
+    seen: set[float] = set()
+    while time.monotonic() < deadline:
+        tick = _last_tick(path)
+        if tick > start:
+            seen.add(tick)
+            if len(seen) >= 2:
+                break
+        time.sleep(0.002)
+    return CpuReport(value, os.getpid(), threading.get_ident(), len(seen) >= 2, start, time.monotonic())
+
+
+class TickLog:
+    """The ticks `loop_ticker()` made: their count, and the loop's thread and process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.pid = os.getpid()
+        self.thread = threading.get_ident()
+
+
+@contextlib.asynccontextmanager
+async def loop_ticker(interval: float = 0.005) -> AsyncIterator[TickLog]:
+    """While the block runs, tick on the running event loop every `interval` s (see `cpu_probe`).
+
+    The tick file is named in ``os.environ[TICK_FILE_ENV]``, which worker processes and threads
+    started inside the block inherit.
+    """
+    log = TickLog()
+    with tempfile.TemporaryDirectory(prefix="proximal-ticks-") as folder:
+        path = Path(folder) / "tick"
+        scratch = Path(folder) / "tick.tmp"
+        stop = asyncio.Event()
+
+        async def tick() -> None:
+            while not stop.is_set():
+                scratch.write_text(repr(time.monotonic()))
+                os.replace(scratch, path)
+                log.count += 1
+                await asyncio.sleep(interval)
+
+        old = os.environ.get(TICK_FILE_ENV)
+        os.environ[TICK_FILE_ENV] = str(path)
+        task = asyncio.create_task(tick())
+        try:
+            yield log
+        finally:
+            stop.set()
+            await task
+            if old is None:
+                os.environ.pop(TICK_FILE_ENV, None)
+            else:
+                os.environ[TICK_FILE_ENV] = old
