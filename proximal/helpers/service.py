@@ -281,6 +281,12 @@ class Faults:
     which request meets which one depends on arrival order).
     """
 
+    # set by clear(), which the constructor calls
+    _global: list[_Fault]
+    _scripts: dict[str, list[_Fault]]
+    _random_kinds: list[_Fault]
+    _capacity: int | None
+
     def __init__(self, seed: int = 0, latency: float | tuple[float, float] = 0.0) -> None:
         self._lock = threading.Lock()
         self._seed = seed
@@ -354,14 +360,14 @@ class Faults:
     def clear(self) -> None:
         """Forget scripts and random faults; back to the constructor's latency; re-seed the random draws."""
         with getattr(self, "_lock", contextlib.nullcontext()):
-            self._global: list[_Fault] = []
-            self._scripts: dict[str, list[_Fault]] = {}
+            self._global = []
+            self._scripts = {}
             self._error_rate = 0.0
-            self._random_kinds: list[_Fault] = [self._make("503")]
+            self._random_kinds = [self._make("503")]
             self._latency = _check_latency(self._base_latency)
             self._retry_after = 1.0
             self._slow_seconds = 30.0
-            self._capacity: int | None = None
+            self._capacity = None
             self._rng = random.Random(self._seed)
             self._latency_rng = random.Random(f"latency:{self._seed}")
 
