@@ -12,11 +12,14 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from proximal.helpers.timeline import count_primes
+
+if TYPE_CHECKING:
+    import torch
 
 # --- module 01/02 ---
 # A probe for CPU-bound work sent to a process pool. `loop_ticker()` runs a tick task on the test's
@@ -110,3 +113,32 @@ async def loop_ticker(interval: float = 0.005) -> AsyncIterator[TickLog]:
                 os.environ.pop(TICK_FILE_ENV, None)
             else:
                 os.environ[TICK_FILE_ENV] = old
+
+
+# --- module 06 ---
+
+
+def tensors_close(actual: object, expected: torch.Tensor, atol: float = 1e-5) -> bool:
+    """True when `actual` is a tensor of `expected`'s shape whose entries are all within `atol` of it."""
+    import torch  # here, not at the top: module 01's process-pool workers import this module too
+
+    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
+        return False
+    actual, expected = actual.detach().double(), expected.detach().double()
+    same_inf = torch.equal(torch.isinf(actual), torch.isinf(expected))
+    finite = torch.isfinite(expected)
+    return same_inf and bool(((actual - expected)[finite].abs() <= atol).all())
+
+
+def which_mistake(
+    actual: object, wrong_answers: Mapping[str, torch.Tensor], atol: float = 1e-5
+) -> str | None:
+    """The name of the first known wrong answer that `actual` matches, or None when it matches none of them.
+
+    A test computes what a typical mistake would return (the gates in the wrong order, the wrong
+    triangle of a mask, ...) and uses this to name the mistake in its assertion message.
+    """
+    for name, wrong in wrong_answers.items():
+        if tensors_close(actual, wrong, atol):
+            return name
+    return None
