@@ -35,7 +35,7 @@ def test_hang_sleeps_past_a_timeout(tmp_path):
 def test_main_in_process_and_reset(tmp_path, capsys):
     """Does main() count runs in the state file, and does reset() start the plan again?"""
     cmd = FlakyCommand(tmp_path, ["fail", "ok"])
-    argv = cmd.args[3:]
+    argv = cmd.args[2:]
     assert main(argv) == 1 and main(argv) == 0
     assert capsys.readouterr().out == "ok: run 2\n"
     cmd.reset()
@@ -48,3 +48,10 @@ def test_bad_plans_are_refused():
     for bad in ("boom", "fail:0", "ok:2", "fail:x"):
         with pytest.raises(ValueError):
             parse_plan(bad)
+
+
+def test_the_script_runs_without_the_course_package(tmp_path):
+    """Does the command work when started as a plain file (what FlakyCommand.args does)?"""
+    cmd = FlakyCommand(tmp_path, ["fail"])
+    assert cmd.args[1].endswith("flaky.py")
+    assert _run(cmd).returncode == 1 and _run(cmd).stdout == "ok: run 2\n"

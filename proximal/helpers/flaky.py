@@ -99,11 +99,18 @@ class FlakyCommand:
 
     @property
     def args(self) -> list[str]:
-        """The argument list for :func:`subprocess.run` (the current Python, ``-m proximal.helpers.flaky``)."""
+        """The argument list for :func:`subprocess.run`: a Python, then this file as a script.
+
+        The same as ``python -m proximal.helpers.flaky ...``, but it also works where the course's
+        package cannot be imported by the Python that may be started (see :mod:`proximal.helpers.commands`).
+        """
+        from proximal.helpers.commands import (
+            python_executable,
+        )  # not at the top: this file also runs as a script
+
         return [
-            sys.executable,
-            "-m",
-            "proximal.helpers.flaky",
+            python_executable(),
+            __file__,
             "--state",
             str(self.state),
             "--plan",
