@@ -282,3 +282,17 @@ def web_app_without_state():
     from aiohttp import web
 
     return web.Application()
+
+
+def test_sample_files_match_the_shipped_data(tmp_path):
+    """Are course/04-merkle/data/*.csv exactly what sample_files writes (3 rows changed of 1024)?"""
+    from conftest import ROOT
+
+    from proximal.helpers.replicas import sample_files
+
+    monday, tuesday, changed = sample_files(tmp_path)
+    assert len(changed) == 3 and len(monday.read_bytes().splitlines()) == 1025
+    for path in (monday, tuesday):
+        assert path.read_bytes() == (ROOT / "course" / "04-merkle" / "data" / path.name).read_bytes()
+    rows_a, rows_b = monday.read_bytes().splitlines()[1:], tuesday.read_bytes().splitlines()[1:]
+    assert [i for i, (a, b) in enumerate(zip(rows_a, rows_b, strict=True)) if a != b] == changed

@@ -67,6 +67,7 @@ __all__ = [
     "replica_stats",
     "set_replica",
     "TransferMeter",
+    "sample_files",
 ]
 
 #: The header line of the CSV files built from :func:`make_dataset` rows.
@@ -127,6 +128,20 @@ def write_csv(path: str | Path, rows: Sequence[bytes], header: str = HEADER) -> 
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(to_csv(rows, header))
     return path
+
+
+def sample_files(folder: str | Path = ".") -> tuple[Path, Path, list[int]]:
+    """Write the course's two sample exports, ``monday.csv`` and ``tuesday.csv``, into ``folder``.
+
+    1024 rows each (``make_dataset(1024, seed=4)``); tuesday's copy has 3 rows corrected
+    (``change_rows(..., 3, seed=5)``). Returns the two paths and the sorted indices of the changed rows.
+    The same files ship in ``course/04-merkle/data/``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    monday = make_dataset(1024, seed=4)
+    tuesday, changed = change_rows(monday, 3, seed=5)
+    return write_csv(folder / "monday.csv", monday), write_csv(folder / "tuesday.csv", tuesday), changed
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -113,6 +115,34 @@ async def loop_ticker(interval: float = 0.005) -> AsyncIterator[TickLog]:
                 os.environ.pop(TICK_FILE_ENV, None)
             else:
                 os.environ[TICK_FILE_ENV] = old
+
+
+# --- module 03/04 ---
+
+
+def run_counting_hashes(
+    script: str | Path, args: Sequence[str | Path], cwd: str | Path | None = None, timeout: float = 60
+) -> tuple[subprocess.CompletedProcess, dict[str, int]]:
+    """Run ``python SCRIPT ARGS...``; return the finished process and its SHA-256 digests by kind.
+
+    The counts (``{"leaf": ..., "node": ..., "other": ...}``) come from
+    :mod:`proximal.helpers.hashcount`: a digest of bytes that start with ``0x00`` is a ``leaf``, with
+    ``0x01`` a ``node`` (RFC 6962's prefixes). Raises ``subprocess.TimeoutExpired`` after ``timeout``.
+    """
+    from proximal.helpers import hashcount
+    from proximal.helpers.commands import python_executable
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "counts.json"
+        done = subprocess.run(
+            [python_executable(), hashcount.__file__, str(out), str(script), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+        )
+        counts = json.loads(out.read_text()) if out.exists() else {"leaf": 0, "node": 0, "other": 0}
+    return done, counts
 
 
 # --- module 06 ---
