@@ -143,9 +143,8 @@ def hint_content_problems(nb, headings: list[str] | tuple[str, ...] = ()) -> lis
         if level == 1:
             if "?" not in body:
                 problems.append(f"{where} must ask a question (it has no '?')")
-            named = SECTION_WORD.search(body) or any(
-                h.lower() in body.lower() for h in headings if len(h) > 3
-            )
+            titles = [re.sub(r"^[\d.\s]+", "", h).strip().lower() for h in headings]
+            named = SECTION_WORD.search(body) or any(t in body.lower() for t in titles if len(t) > 3)
             if not named:
                 problems.append(f"{where} must name the lesson section that helps (e.g. 'lesson, section 5')")
         if level == 2:
