@@ -21,11 +21,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING
 
 from autograder import CHECKING_ENV
-from autograder.notebooks import CourseError, find_course_root, proximal_meta, read_notebook
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# Imported by the hints cell of every exercise notebook, also while it is graded: keep the
+# imports here to the standard library (nbformat and the course's readers load when needed).
 
 TAG = "hints"
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.S)
@@ -45,9 +49,14 @@ class Hint:
         return f"{self.title}\n\n{self.text}"
 
 
+def _meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("proximal")
+    return meta if isinstance(meta, dict) else {}
+
+
 def parse_hint_cell(cell: NotebookNode) -> Hint:
     """A source hint cell (``<details><summary>Hint k of n — LABEL</summary> ... </details>``) as a Hint."""
-    level = proximal_meta(cell)["hint"]
+    level = _meta(cell)["hint"]
     match = _SUMMARY.search(cell.source)
     title = _TAGS.sub("", match.group(1)).strip() if match else f"Hint {level}"
     body = _TAGS.sub("", _SUMMARY.sub("", cell.source)).strip()
@@ -58,7 +67,7 @@ def source_hints(nb: NotebookNode, exercise: str) -> dict[int, Hint]:
     """Hint level -> Hint for ``exercise``, from a source notebook's markdown hint cells."""
     found = {}
     for cell in nb.cells:
-        meta = proximal_meta(cell)
+        meta = _meta(cell)
         if (
             cell.cell_type == "markdown"
             and meta.get("exercise") == exercise
@@ -71,7 +80,7 @@ def source_hints(nb: NotebookNode, exercise: str) -> dict[int, Hint]:
 def released_hints(nb: NotebookNode, exercise: str) -> dict[int, Hint]:
     """Hint level -> Hint for ``exercise``, from a released notebook's ``hints`` cell."""
     for cell in nb.cells:
-        meta = proximal_meta(cell)
+        meta = _meta(cell)
         if TAG in cell.get("metadata", {}).get("tags", []) and meta.get("exercise") == exercise:
             return {h["level"]: Hint(h["level"], h["title"], h["text"]) for h in meta.get("hints", [])}
     return {}
@@ -103,7 +112,7 @@ def move_hints_into_cells(nb: NotebookNode) -> NotebookNode:
     cells: list[NotebookNode] = []
     done: set[str] = set()
     for cell in nb.cells:
-        meta = proximal_meta(cell)
+        meta = _meta(cell)
         if cell.cell_type == "markdown" and isinstance(meta.get("hint"), int) and meta.get("exercise"):
             name = meta["exercise"]
             if name not in done:
@@ -120,6 +129,7 @@ def move_hints_into_cells(nb: NotebookNode) -> NotebookNode:
 
 def _course_paths(notebook: Path) -> tuple[Path, str, list[Path]]:
     """(course root, progress key, notebooks that may hold the hints, best first)."""
+    from autograder.notebooks import find_course_root
     from proximal.learner.progress import notebook_key
 
     root = find_course_root(notebook.parent)
@@ -130,6 +140,8 @@ def _course_paths(notebook: Path) -> tuple[Path, str, list[Path]]:
 
 def load_hints(notebook: Path, exercise: str) -> dict[int, Hint]:
     """The hints of ``exercise``: from the notebook itself, else its release, else its source."""
+    from autograder.notebooks import CourseError, read_notebook
+
     _, _, candidates = _course_paths(notebook)
     for candidate in candidates:
         try:
@@ -146,6 +158,7 @@ def reveal(notebook: Path, exercise: str, level: int | None = None) -> tuple[Hin
 
     Raises :class:`CourseError` when the exercise has no hints or no such level.
     """
+    from autograder.notebooks import CourseError
     from proximal.learner.progress import record_hint, revealed
 
     root, key, _ = _course_paths(notebook)
