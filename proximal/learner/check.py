@@ -364,9 +364,9 @@ def render(report: CheckReport) -> str:
     for row, result in zip(rows[1:], results, strict=True):
         text = "  ".join(col.ljust(widths[j]) for j, col in enumerate(row))
         mark = "✓ " if result == "passed" else ("· " if result == "not started" else "✗ ")
-        wrapped = wrap(mark + result, indent=" " * (lead + 2), width=max(WIDTH, lead + 50))
+        wrapped = wrap(mark + result, width=max(40, WIDTH - lead - 2))
         lines.append(f"{text}  {wrapped[0]}")
-        lines.extend(wrapped[1:])
+        lines.extend(" " * (lead + 2) + line for line in wrapped[1:])
     lines.append(f"Total: {_fmt(report.points)}/{_fmt(report.max_points)} points")
     for problem in report.problems:
         lines.extend(wrap(f"Note: {problem}", indent="  "))
