@@ -167,9 +167,7 @@ def test_learner_opens_hint_answers_and_checks(lab):
         button = hints_cell.locator("button", has_text="Show hint 1 of")
         expect(button).to_be_visible(timeout=60_000)
         button.click()
-        expect(hints_cell.locator(".jp-OutputArea-output", has_text="Hint 1 of")).to_be_visible(
-            timeout=30_000
-        )
+        expect(hints_cell.locator(".jp-RenderedMarkdown", has_text="Hint 1 of")).to_be_visible(timeout=30_000)
         expect(hints_cell.locator("button", has_text="Show hint 2 of")).to_be_visible(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "2-hint.png"))
 
@@ -203,7 +201,10 @@ def test_learner_opens_hint_answers_and_checks(lab):
         page.keyboard.press("Control+A")
         page.keyboard.insert_text(f'from proximal import check\n\ncheck("{EXERCISE}")')
         page.keyboard.press("Shift+Enter")
-        instant = check_cell.locator(".jp-OutputArea-output")
+        # (the cell no longer says "check()": find it by its new text)
+        instant = page.locator(".jp-CodeCell", has_text=f'check("{EXERCISE}")').last.locator(
+            ".jp-OutputArea-output"
+        )
         try:
             expect(instant).to_contain_text("Total: 1/1", timeout=60_000)
         except AssertionError:

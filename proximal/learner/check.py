@@ -191,11 +191,16 @@ def summarise(
     stub ("not started"); with ``detect_cascades``, an exercise that fails because another
     exercise's function is wrong gets ``blocked_by`` (see :func:`find_cascades`).
     """
+    from proximal.learner.hints import released_hints
+
     by_name = exercises(source)
     results: dict[str, ExerciseResult] = {}
     for name, spec in by_name.items():
         if spec.test_ids:
-            results[name] = ExerciseResult(name, spec.level, 0.0, 0.0, hints=len(spec.hints))
+            count = len(spec.hints) or len(
+                released_hints(source, name)
+            )  # a released notebook: its hints cell
+            results[name] = ExerciseResult(name, spec.level, 0.0, 0.0, hints=count)
     for cell in cells:
         spec = by_name.get(cell.exercise, Exercise(cell.exercise))
         result = results.setdefault(cell.exercise, ExerciseResult(cell.exercise, spec.level, 0.0, 0.0))
