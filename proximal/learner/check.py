@@ -90,6 +90,7 @@ class CheckReport:
     notebook: Path
     exercises: list[ExerciseResult]
     problems: list[str] = field(default_factory=list)
+    cells: list[CellResult] = field(default_factory=list)  # per test cell, in notebook order
 
     @property
     def points(self) -> float:
@@ -303,9 +304,10 @@ def run_check(notebook: str | os.PathLike[str], timeout: int | None = None) -> C
     problems = list(notes)
     if run.kernel_died:
         problems.append("the kernel died while running the notebook; the tests after that point did not run")
-    results = summarise(cell_results(run.cells), source, learner)
+    cells = cell_results(run.cells)
+    results = summarise(cells, source, learner)
     set_revealed(results, root, path)
-    return CheckReport(path, results, problems)
+    return CheckReport(path, results, problems, cells)
 
 
 def set_revealed(results: list[ExerciseResult], root: Path, notebook: Path) -> None:
