@@ -274,7 +274,9 @@ def render(reports: list[NotebookMistakes]) -> str:
                 verdict = "named"
             lines.append(f"  {r.exercise} / {r.name}: {_fmt(r.points)}/{_fmt(r.max_points)}  {verdict}")
             if r.headline:
-                lines.extend(wrap(f"      check says: {r.headline}", indent="        "))
+                lines.extend(
+                    "      " + line for line in wrap(f"check says: {r.headline}", indent="  ", width=94)
+                )
             for c in r.cascades:
                 how = "says fix it first" if c.says_fix_first else "blames the wrong exercise"
                 lines.append(f"      cascade: {c.exercise} loses {_fmt(c.points_lost)} ({how})")
