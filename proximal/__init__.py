@@ -18,8 +18,13 @@ import os
 from autograder import CHECKING_ENV
 
 
-def check(notebook: str | None = None) -> None:
-    """Check the current notebook (save it first) and print a table per exercise.
+def check(what: str | None = None, *, notebook: str | None = None) -> None:
+    """Check your work and show a table per exercise.
+
+    * ``check()``: the saved notebook, in a fresh kernel, against the full tests: the final word
+      (save first);
+    * ``check("fetch_all")``: that exercise only, in this kernel, at once (nothing to save);
+    * ``check("path/to/notebook.ipynb")``: another saved notebook, as ``check()`` does.
 
     Inside a check or a grading run it returns at once, before importing anything, so that a
     notebook which calls it can neither recurse nor slow grading down.
@@ -27,7 +32,12 @@ def check(notebook: str | None = None) -> None:
     if os.environ.get(CHECKING_ENV) or os.environ.get("NBGRADER_EXECUTION"):
         print("(check skipped: this notebook is being checked or graded right now)")
         return
-    path = notebook or _current_notebook()
+    if what is not None and not what.endswith(".ipynb"):
+        from proximal.learner.instant import check_in_kernel
+
+        check_in_kernel(what, notebook)
+        return
+    path = what or notebook or _current_notebook()
     if path is None:
         print("Could not tell which notebook this is. Run: check('your-notebook.ipynb')")
         return

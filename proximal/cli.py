@@ -1,4 +1,4 @@
-"""The ``proximal`` command: check, grade, release, lint, lab, workspace, reset, progress, hint, report."""
+"""The ``proximal`` command: check, grade, release, lint, mistakes, lab, workspace, reset, progress, hint, report."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from autograder.notebooks import CourseError, find_course_root
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from proximal.learner.check import render, run_check
+    from proximal.learner.check import render, render_html, run_check
 
     report = run_check(args.notebook, timeout=args.timeout)
-    print(render(report))
+    if args.format == "json":  # what the notebook's check() reads: the text and the HTML table
+        import json
+
+        print(json.dumps({"text": render(report), "html": render_html(report)}))
+    else:
+        print(render(report))
     _record_progress(report)
     return 0 if report.all_passed else 1
 
@@ -100,13 +105,22 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def _cmd_lint(args: argparse.Namespace) -> int:
     from proximal.authoring.lint import lint_course
 
-    problems = lint_course(find_course_root(Path.cwd()))
+    problems = lint_course(find_course_root(Path.cwd()), require_catalogue=args.require_catalogue)
     for problem in problems:
         print(problem)
     print(
         f"{len(problems)} problem(s) found." if problems else "All notebooks follow the course conventions."
     )
     return 1 if problems else 0
+
+
+def _cmd_mistakes(args: argparse.Namespace) -> int:
+    from proximal.authoring.mistakes import failed, render, run
+
+    root = find_course_root(Path.cwd())
+    reports = run(root, args.module, timeout=args.timeout)
+    print(render(reports))
+    return 1 if failed(reports) else 0
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
@@ -163,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds a cell may run (default: Execute.timeout in nbgrader_config.py)",
     )
+    check.add_argument("--format", choices=("text", "json"), default="text", help=argparse.SUPPRESS)
     check.set_defaults(func=_cmd_check)
 
     grade = sub.add_parser(
@@ -183,7 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     release.set_defaults(func=_cmd_release)
 
     lint = sub.add_parser("lint", help="check every notebook follows the course conventions")
+    lint.add_argument(
+        "--require-catalogue",
+        action="store_true",
+        help="also require the minimum mistake catalogue (3 per core exercise, 1 per warm-up and stretch)",
+    )
     lint.set_defaults(func=_cmd_lint)
+
+    mistakes = sub.add_parser(
+        "mistakes", help="run every catalogued mistake: does each cost points and get its own message?"
+    )
+    mistakes.add_argument("module", nargs="?", help="only this module, e.g. 01-asyncio (default: all)")
+    mistakes.add_argument("--timeout", type=int, default=60, help="seconds a cell may run (default 60)")
+    mistakes.set_defaults(func=_cmd_mistakes)
 
     report = sub.add_parser(
         "report",

@@ -33,6 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+EXERCISE = "make_tea"  # the warm-up's exercise name (its function is make_tea_async)
 MAKE_TEA = (
     "async def make_tea_async(kind: str, steep: float) -> str:\n"
     "    await asyncio.sleep(steep)\n"
@@ -140,7 +141,7 @@ def lab(tmp_path):
 
 
 def test_learner_opens_hint_answers_and_checks(lab):
-    """Can a learner open the module 01 exercise in the workspace, read a hint, answer, run it and see the check pass it?"""
+    """Can a learner open the module 01 exercise, click for hint 1, answer, check it instantly and in full, and see the hint measured?"""
     from playwright.sync_api import expect, sync_playwright
 
     url, token, course = lab
@@ -155,11 +156,19 @@ def test_learner_opens_hint_answers_and_checks(lab):
             1, timeout=60_000
         )
         page.screenshot(path=str(ARTIFACTS / "1-opened.png"))
+        assert page.locator("details", has_text="Hint 1 of").count() == 0, (
+            "no hint text before it is asked for"
+        )
 
-        # open the warm-up's first hint (a closed <details> in a rendered markdown cell)
-        hint = page.locator("details", has_text="Hint 1 of").first
-        hint.locator("summary").click()
-        expect(hint).to_have_attribute("open", "")
+        # run the warm-up's hints cell: a button appears; clicking it reveals hint 1 (and records it)
+        hints_cell = page.locator(".jp-CodeCell", has_text=f'hints("{EXERCISE}")').first
+        hints_cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        button = hints_cell.locator("button", has_text="Show hint 1 of")
+        expect(button).to_be_visible(timeout=60_000)
+        button.click()
+        expect(hints_cell.locator(".jp-RenderedMarkdown", has_text="Hint 1 of")).to_be_visible(timeout=30_000)
+        expect(hints_cell.locator("button", has_text="Show hint 2 of")).to_be_visible(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "2-hint.png"))
 
         # write the warm-up answer in the answer cell (the one that still raises NotImplementedError)
@@ -184,11 +193,32 @@ def test_learner_opens_hint_answers_and_checks(lab):
             page.screenshot(path=str(ARTIFACTS / "failed.png"), full_page=True)
             raise
         page.screenshot(path=str(ARTIFACTS / "4-checked.png"), full_page=True)
+        row = check_cell.locator("tr", has_text=EXERCISE).first.inner_text()
         output = check_cell.locator(".jp-OutputArea-output").inner_text()
+
+        # the instant check of one exercise, in the live kernel
+        check_cell.locator(".cm-content").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text(f'from proximal import check\n\ncheck("{EXERCISE}")')
+        page.keyboard.press("Shift+Enter")
+        # (the cell no longer says "check()": find it by its new text)
+        instant = page.locator(".jp-CodeCell", has_text=f'check("{EXERCISE}")').last.locator(
+            ".jp-OutputArea-output"
+        )
+        try:
+            expect(instant).to_contain_text("Total: 1/1", timeout=60_000)
+        except AssertionError:
+            page.screenshot(path=str(ARTIFACTS / "failed-instant.png"), full_page=True)
+            raise
+        page.screenshot(path=str(ARTIFACTS / "5-instant.png"), full_page=True)
         browser.close()
 
-    assert "make_tea" in output
-    make_tea = next(line for line in output.splitlines() if line.startswith("make_tea"))
-    assert "✓ passed" in make_tea, make_tea
-    assert "fetch_all" in output and "not attempted yet" in output
+    assert "passed" in row, row
+    assert "fetch_all" in output and "not started" in output
     assert (course / "workspace" / ".progress.json").is_file(), "the check from the notebook records progress"
+    env = {**os.environ, "PROXIMAL_COURSE_ROOT": str(course)}
+    progress = subprocess.run(
+        [sys.executable, "-m", "proximal", "progress"], cwd=course, env=env, capture_output=True, text=True
+    ).stdout
+    line = next(line for line in progress.splitlines() if f" {EXERCISE} " in line)
+    assert "solved after hint 1" in line, progress

@@ -45,15 +45,18 @@ def test_fresh_course_is_not_started_and_suggests_the_warmup(course, capsys):
     assert suggest_next(rows).name == "double"
     assert main(["progress"]) == 0
     out = capsys.readouterr().out
-    assert "Next: 'double'" in out and "(inferred)" in out  # the output explains how hint use is known
+    assert "Next: 'double'" in out and "measured" in out  # the output explains how hint use is known
+    assert "(inferred)" not in out
+    line = next(line for line in out.splitlines() if "double" in line and "warm-up" in line)
+    assert line.strip().startswith("→") and "next step" in line
 
 
-def test_check_records_results_and_inferred_hint(course, variant, capsys):
-    """Does a failing then passing check give 'solved after hint 2 (inferred)' and 'solved alone' elsewhere?"""
+def test_check_records_results_and_never_infers_hints(course, variant, capsys):
+    """Is an exercise that failed (the check suggesting a hint) and then passed, with no hint revealed, 'solved alone'?"""
     nb = workspace_copy(course, variant, answers={"double": CORRECT["double"], "add_all": WRONG_ADD})
     assert main(["check", str(nb)]) == 1
     record = load(course)["notebooks"]["00-demo/" + NB]["exercises"]
-    assert record["add_all"]["passed"] is False and record["add_all"]["suggested_hint"] == 2
+    assert record["add_all"]["passed"] is False and record["add_all"]["suggested_hint"] == 1
     assert record["double"]["points"] == 1 and record["double"]["timestamp"]
     rows = statuses(course)
     assert rows["double"].status == SOLVED_ALONE
@@ -64,15 +67,21 @@ def test_check_records_results_and_inferred_hint(course, variant, capsys):
     workspace_copy(course, variant, answers=CORRECT)
     assert main(["check", str(nb)]) == 0
     rows = statuses(course)
-    assert (rows["add_all"].status, rows["add_all"].hint, rows["add_all"].hint_measured) == (
-        SOLVED_HINT,
-        2,
-        False,
-    )
-    assert rows["add_all"].label() == "solved after hint 2 (inferred)"
+    assert (rows["add_all"].status, rows["add_all"].hint) == (SOLVED_ALONE, None)
     capsys.readouterr()
     main(["progress"])
-    assert "Everything is solved" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Everything is solved" in out and "Module 00-demo is done." in out
+
+
+def test_capstone_follows_the_exercises_of_its_module(course):
+    """Within a module, does the ladder put the exercises notebook before a capstone?"""
+    import shutil
+
+    folder = course / "solutions" / "00-demo"
+    shutil.copy(folder / NB, folder / "demo-capstone.ipynb")
+    notebooks = list(dict.fromkeys(r.notebook for r in overview(course)))
+    assert notebooks == ["00-demo/demo-exercises.ipynb", "00-demo/demo-capstone.ipynb"]
 
 
 def test_hint_command_prints_next_hint_and_is_measured(course, variant, capsys):
@@ -81,6 +90,7 @@ def test_hint_command_prints_next_hint_and_is_measured(course, variant, capsys):
     assert main(["hint", "00-demo/demo-exercises.ipynb", "add_all"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Hint 1 of 3 — a question") and "running total" in out and "<details>" not in out
+    assert statuses(course)["add_all"].status == ATTEMPTED, "a revealed hint counts as having started"
     assert main(["hint", "demo-exercises", "add_all"]) == 0
     assert "Hint 2 of 3" in capsys.readouterr().out
     workspace_copy(course, variant, answers=CORRECT)
@@ -135,6 +145,9 @@ def test_plot_progress_draws_one_square_per_exercise(course, tmp_path):
     ax = plot_progress(root=course)
     assert len(ax.patches) == 3
     assert [t.get_text() for t in ax.get_yticklabels()] == ["00-demo/demo-exercises"]
+    texts = [t.get_text() for t in ax.texts]
+    assert "double\nnext" in texts, "the next step is marked"
+    assert "Next: double" in ax.get_title()
     out = tmp_path / "p.png"
     assert main(["progress", "--plot", str(out)]) == 0
     assert out.stat().st_size > 1000

@@ -24,9 +24,28 @@ HINT_SUMMARY = re.compile(r"<summary>\s*(?:<b>)?\s*Hint (\d+) of (\d+) — ([^<]
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)(.*?)### END \1", re.S)
 
 
-def lint_source(path: Path) -> list[str]:
+def lint_source(path: Path, require_catalogue: bool = False) -> list[str]:
     """Problems with one nbgrader source notebook, as ``file: message`` lines."""
     nb = read_notebook(path)
+    headings = lesson_headings(path.parent.parent.parent / "course" / path.parent.name)
+    problems = lint_notebook(nb, headings, require_catalogue)
+    return [f"{path}: {p}" for p in problems] + _lint_outputs(path, nb)
+
+
+def lesson_headings(folder: Path) -> list[str]:
+    """The headings of the lessons in ``folder`` (``course/NN-topic``), for hints that name a section."""
+    found: list[str] = []
+    for lesson in sorted(folder.glob("*-lesson.ipynb")):
+        for cell in read_notebook(lesson).cells:
+            if cell.cell_type == "markdown":
+                found += [ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")]
+    return [h for h in found if h]
+
+
+def lint_notebook(
+    nb, headings: list[str] | tuple[str, ...] = (), require_catalogue: bool = False
+) -> list[str]:
+    """Problems with one source notebook (already read); ``headings``: its module's lesson headings."""
     problems: list[str] = []
     ids = [grade_id(c) for c in nb.cells if nbgrader_meta(c)]
     for cid, count in Counter(ids).items():
@@ -65,6 +84,8 @@ def lint_source(path: Path) -> list[str]:
         if ex.hints and ex.hints != list(range(1, len(ex.hints) + 1)):
             problems.append(f"exercise {name!r}: hints must be numbered 1..n in order, found {ex.hints}")
     problems += _lint_hints(nb)
+    problems += hint_content_problems(nb, headings)
+    problems += catalogue_problems(nb, require_catalogue)
     levels = [ex.level for ex in found.values() if ex.answer_id and ex.level in LEVELS]
     for level in LEVELS:
         if level not in levels:
@@ -73,7 +94,97 @@ def lint_source(path: Path) -> list[str]:
         problems.append("exercises must run warm-up, then core, then stretch")
     if not any("check" in c.metadata.get("tags", []) for c in nb.cells):
         problems.append("the final 'Check your work' cell (tagged 'check') is missing")
-    return [f"{path}: {p}" for p in problems] + _lint_outputs(path, nb)
+    return problems
+
+
+# ---------------------------------------------------------------- what hints say
+
+SECTION_WORD = re.compile(r"\b(section|lesson)\b", re.I)
+FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.S | re.M)
+SOLUTION = re.compile(r"### BEGIN SOLUTION(.*?)### END SOLUTION", re.S)
+# lines that say nothing about the solution: returning a name, placeholders, lone brackets, bare keywords
+TRIVIAL = re.compile(r"^(pass|\.\.\.|return|return\s+\w+|[()\[\]{},;:]+|else:|try:|finally:|break|continue)$")
+MINIMUM_MISTAKES = {"core": 3, "warmup": 1, "stretch": 1}
+
+
+def substantive_lines(answer_source: str) -> list[str]:
+    """The solution's lines that carry its idea: stripped, not blank, not comments, not trivial."""
+    lines: list[str] = []
+    for region in SOLUTION.findall(answer_source):
+        for line in region.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and not TRIVIAL.match(line):
+                lines.append(line)
+    return lines
+
+
+def repeated_lines(hint_text: str, solution_lines: list[str]) -> list[str]:
+    """The solution lines that also stand, stripped, as a line of the hint."""
+    hint = {line.strip() for line in hint_text.splitlines()}
+    return [line for line in solution_lines if line in hint]
+
+
+def hint_content_problems(nb, headings: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The rules for what hints say (docs/authoring.md, "Writing hints and mistakes").
+
+    * Hint 1 asks a question (a ``?``) and names a lesson section ("section"/"lesson", or a heading);
+    * hint 2 gives the method in words: no fenced code block longer than two lines;
+    * no hint repeats more than a third of its solution's substantive lines.
+    """
+    answers = {proximal_meta(c).get("exercise"): c.source for c in nb.cells if is_answer_cell(c)}
+    problems: list[str] = []
+    for cell in nb.cells:
+        meta = proximal_meta(cell)
+        if cell.cell_type != "markdown" or not isinstance(meta.get("hint"), int):
+            continue
+        level, name = meta["hint"], meta.get("exercise")
+        where = f"hint {level} of {name!r}"
+        body = re.sub(r"<summary>.*?</summary>", "", cell.source, flags=re.S)
+        if level == 1:
+            if "?" not in body:
+                problems.append(f"{where} must ask a question (it has no '?')")
+            titles = [re.sub(r"^[\d.\s]+", "", h).strip().lower() for h in headings]
+            named = SECTION_WORD.search(body) or any(t in body.lower() for t in titles if len(t) > 3)
+            if not named:
+                problems.append(f"{where} must name the lesson section that helps (e.g. 'lesson, section 5')")
+        if level == 2:
+            for block in FENCE.findall(body):
+                if len([ln for ln in block.splitlines() if ln.strip()]) > 2:
+                    problems.append(
+                        f"{where} must give the method in words: its code block has more than 2 lines"
+                    )
+                    break
+        solution = substantive_lines(answers.get(name, ""))
+        repeated = repeated_lines(body, solution)
+        if solution and len(repeated) * 3 > len(solution):
+            problems.append(
+                f"{where} repeats {len(repeated)} of the solution's {len(solution)} substantive lines "
+                f"(at most a third may appear), e.g. {repeated[0]!r}"
+            )
+    return problems
+
+
+def catalogue_problems(nb, require_catalogue: bool = False) -> list[str]:
+    """Each mistake entry has name, code and message; with ``require_catalogue``, the minimum counts too."""
+    from proximal.authoring.mistakes import catalogue, entry_problems
+
+    problems: list[str] = []
+    for cell in nb.cells:
+        if not is_answer_cell(cell):
+            continue
+        meta = proximal_meta(cell)
+        name, raw = meta.get("exercise"), meta.get("mistakes", [])
+        if not isinstance(raw, list):
+            problems.append(f"exercise {name!r}: metadata.proximal.mistakes must be a list")
+            continue
+        for index, entry in enumerate(catalogue(cell)):
+            problems += [f"exercise {name!r}: mistake {index + 1}: {p}" for p in entry_problems(entry)]
+        need = MINIMUM_MISTAKES.get(meta.get("level", "core"), 1)
+        if require_catalogue and len(raw) < need:
+            problems.append(
+                f"exercise {name!r} catalogues {len(raw)} mistake(s); a {meta.get('level')} needs {need}"
+            )
+    return problems
 
 
 def _lint_hints(nb) -> list[str]:
@@ -128,11 +239,15 @@ def lint_release(source_path: Path, release_path: Path) -> list[str]:
     return [f"{release_path}: {p}" for p in problems] + _lint_outputs(release_path, release)
 
 
-def lint_course(root: Path) -> list[str]:
-    """Every problem in the course's notebooks; empty when all is well."""
+def lint_course(root: Path, require_catalogue: bool = False) -> list[str]:
+    """Every problem in the course's notebooks; empty when all is well.
+
+    ``require_catalogue`` also enforces the minimum mistake catalogue (3 per core exercise, 1 per
+    warm-up and stretch): off by default while the modules are being catalogued.
+    """
     problems: list[str] = []
     for source in source_notebooks(root):
-        problems += lint_source(source)
+        problems += lint_source(source, require_catalogue)
         problems += lint_release(source, root / "exercises" / source.parent.name / source.name)
     for lesson in sorted((root / "course").glob("*/*.ipynb")):
         problems += _lint_outputs(lesson, read_notebook(lesson))

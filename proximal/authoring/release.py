@@ -56,12 +56,23 @@ def generate(root: Path, module: str, dest: Path) -> list[Path]:
 
 
 def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Strip what would differ between runs or leak state: outputs and execution counts."""
+    """The student notebook as it is committed.
+
+    Strips what would differ between runs or leak state (outputs, execution counts), removes the
+    authors' mistake catalogue (``metadata.proximal.mistakes``: wrong answers and the messages that
+    name them), and turns each exercise's hint cells into one ``hints`` code cell whose button
+    reveals them one level at a time (:func:`proximal.learner.hints.move_hints_into_cells`).
+    """
+    from proximal.learner.hints import move_hints_into_cells
+
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-    return nb
+        meta = cell.get("metadata", {}).get("proximal")
+        if isinstance(meta, dict):
+            meta.pop("mistakes", None)
+    return move_hints_into_cells(nb)
 
 
 def release(root: Path, only: list[str] | None = None, out: Path | None = None) -> list[str]:

@@ -4,16 +4,11 @@ Where: ``workspace/.progress.json`` in the course folder (git-ignored, written a
 lock). Per notebook (``NN-topic/name.ipynb``) and exercise it keeps the latest points, whether it
 passed, when, the hint the check suggested, and which hints were used.
 
-**How hint use is known.** The hints in a notebook are markdown ``<details>`` blocks: opening one
-sends nothing anywhere, so it cannot be recorded. Two sources are used instead:
-
-* *measured*: ``proximal hint NOTEBOOK EXERCISE`` prints the next hint from the source notebook and
-  records its level; the highest level printed before the exercise first passed is the one reported;
-* *inferred*: otherwise, the highest hint level that a failing check suggested ("open Hint k")
-  before the exercise first passed. The learner may not have opened it (or may have opened others),
-  so ``proximal progress`` marks such levels as "inferred".
-
-An exercise that passed with neither is "solved alone".
+**How hint use is known: it is measured.** Every hint is revealed one level at a time, by the
+button under the exercise (:mod:`proximal.learner.hints`) or by ``proximal hint NOTEBOOK EXERCISE``;
+both record the exercise, the level and the time here. "Solved after hint k" is the highest level
+revealed before the exercise first passed; an exercise that passed with none is "solved alone".
+Nothing is guessed from what the check suggested.
 """
 
 from __future__ import annotations
@@ -21,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +26,6 @@ from autograder.notebooks import (
     exercises,
     find_course_root,
     modules,
-    proximal_meta,
     read_notebook,
     source_notebooks,
 )
@@ -123,7 +116,7 @@ def record_check(root: Path, report) -> None:
         data["notebooks"].setdefault(key, {"exercises": {}})["last_check"] = stamp
         for ex in report.exercises:
             entry = _entry(data, key, ex.name)
-            hint = ex.next_hint()
+            hint = ex.next_hint() if hasattr(ex, "next_hint") else None
             entry.update(
                 points=ex.points,
                 max_points=ex.max_points,
@@ -138,13 +131,10 @@ def record_check(root: Path, report) -> None:
             if ex.passed and "first_passed" not in entry:
                 entry["first_passed"] = stamp
                 entry["hint_measured"] = int(entry.get("hint_opened_max", 0)) or None
-                entry["hint_inferred"] = int(entry.get("hint_suggested_max", 0)) or None
-            if hint is not None and ex.attempted and "first_passed" not in entry:
-                entry["hint_suggested_max"] = max(int(entry.get("hint_suggested_max", 0)), hint)
 
 
 def record_hint(root: Path, key: str, exercise: str, level: int) -> None:
-    """Record that hint ``level`` of ``exercise`` was shown with ``proximal hint``."""
+    """Record that hint ``level`` of ``exercise`` was revealed (the notebook's button or ``proximal hint``)."""
     with _updating(root) as data:
         entry = _entry(data, key, exercise)
         entry.setdefault("hints_opened", []).append({"level": level, "timestamp": _now()})
@@ -155,26 +145,14 @@ def record_hint(root: Path, key: str, exercise: str, level: int) -> None:
 # ---------------------------------------------------------------- hints
 
 
-_SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.S)
-_TAGS = re.compile(r"</?(details|summary|b|strong|i|em)\b[^>]*>")
-
-
-def hint_cells(source_nb, exercise: str) -> dict[int, str]:
-    """Hint level -> plain text (title line + body) for ``exercise`` in a source notebook."""
-    found: dict[int, str] = {}
-    for cell in source_nb.cells:
-        meta = proximal_meta(cell)
-        if (
-            cell.cell_type == "markdown"
-            and meta.get("exercise") == exercise
-            and isinstance(meta.get("hint"), int)
-        ):
-            text = cell.source
-            match = _SUMMARY.search(text)
-            title = _TAGS.sub("", match.group(1)).strip() if match else f"Hint {meta['hint']}"
-            body = _TAGS.sub("", _SUMMARY.sub("", text)).strip()
-            found[meta["hint"]] = f"{title}\n\n{body}"
-    return dict(sorted(found.items()))
+def revealed(root: Path, key: str) -> dict[str, int]:
+    """Exercise -> the highest hint level revealed in notebook ``key`` (``NN-topic/name.ipynb``)."""
+    found: dict[str, int] = {}
+    for name, entry in load(root)["notebooks"].get(key, {}).get("exercises", {}).items():
+        levels = [int(h.get("level", 0)) for h in entry.get("hints_opened", []) if isinstance(h, dict)]
+        if levels:
+            found[name] = max(levels)
+    return found
 
 
 def find_source(root: Path, notebook: str | os.PathLike[str]) -> Path:
@@ -199,21 +177,19 @@ def find_source(root: Path, notebook: str | os.PathLike[str]) -> Path:
 def next_hint(
     root: Path, notebook: str | os.PathLike[str], exercise: str, level: int | None = None
 ) -> tuple[int, int, str]:
-    """(level, number of hints, text) of the next hint of ``exercise`` (or of ``level``); records it."""
+    """(level, number of hints, text) of the next unrevealed hint of ``exercise`` (or ``level``); records it.
+
+    The same texts and the same record as the notebook's hint button (:func:`proximal.learner.hints.reveal`).
+    """
+    from proximal.learner.hints import reveal
+
     source = find_source(root, notebook)
-    hints = hint_cells(read_notebook(source), exercise)
-    if not hints:
+    try:
+        hint, total = reveal(source, exercise, level)
+    except CourseError as exc:
         names = ", ".join(exercises(read_notebook(source)))
-        raise CourseError(f"{exercise!r} has no hints in {source.name}. Exercises: {names}.")
-    key = notebook_key(source)
-    if level is None:
-        entry = load(root)["notebooks"].get(key, {}).get("exercises", {}).get(exercise, {})
-        seen = [h.get("level", 0) for h in entry.get("hints_opened", [])]
-        level = min(max(seen, default=0) + 1, max(hints))
-    if level not in hints:
-        raise CourseError(f"{exercise!r} has hints {', '.join(map(str, hints))}; there is no hint {level}.")
-    record_hint(root, key, exercise, level)
-    return level, max(hints), hints[level]
+        raise CourseError(f"{exc} Exercises: {names}.") from exc
+    return hint.level, total, hint.plain()
 
 
 # ---------------------------------------------------------------- the overview
@@ -226,8 +202,8 @@ class ExerciseStatus:
     name: str
     level: str
     status: str
-    hint: int | None = None
-    hint_measured: bool = False
+    hint: int | None = None  # the highest hint revealed before it was first solved (measured)
+    hint_measured: bool = False  # kept for readers of older records: every level shown is measured
     note: str = ""
 
     @property
@@ -235,36 +211,43 @@ class ExerciseStatus:
         return self.status in (SOLVED_ALONE, SOLVED_HINT)
 
     def label(self) -> str:
-        if self.status == SOLVED_HINT:
-            how = "" if self.hint_measured else " (inferred)"
-            text = f"{SOLVED_HINT} {self.hint}{how}"
-        else:
-            text = self.status
+        text = f"{SOLVED_HINT} {self.hint}" if self.status == SOLVED_HINT else self.status
         return text + (f" ({self.note})" if self.note else "")
 
 
 def status_of(entry: dict | None) -> tuple[str, int | None, bool, str]:
-    """(status, hint level, measured?, note) for one exercise's record."""
+    """(status, hint level, measured?, note) for one exercise's record; only revealed hints count."""
     if not entry:
         return NOT_STARTED, None, False, ""
     if entry.get("passed"):
-        measured, inferred = entry.get("hint_measured"), entry.get("hint_inferred")
+        measured = entry.get("hint_measured")
         if measured:
             return SOLVED_HINT, int(measured), True, ""
-        if inferred:
-            return SOLVED_HINT, int(inferred), False, ""
         return SOLVED_ALONE, None, False, ""
-    if entry.get("ever_attempted") or entry.get("hints_opened"):
-        return ATTEMPTED, None, False, "passed earlier" if entry.get("first_passed") else ""
+    opened = revealed_levels(entry)
+    if entry.get("ever_attempted") or opened:
+        notes = ["passed earlier"] if entry.get("first_passed") else []
+        if opened:
+            notes.append(f"hint {max(opened)} opened")
+        return ATTEMPTED, None, False, ", ".join(notes)
     return NOT_STARTED, None, False, ""
 
 
+def revealed_levels(entry: dict) -> list[int]:
+    return [int(h.get("level", 0)) for h in entry.get("hints_opened", []) if isinstance(h, dict)]
+
+
+def _notebook_order(path: Path) -> tuple[int, str]:
+    """Within a module: the exercises notebook first, then the others (a capstone) by name."""
+    return (0 if path.stem.endswith("-exercises") else 1, path.name)
+
+
 def overview(root: Path, data: dict | None = None) -> list[ExerciseStatus]:
-    """Every exercise of the course, in ladder order, with its status."""
+    """Every exercise of the course, in ladder order (module, then notebook, then notebook order)."""
     data = data if data is not None else load(root)
     rows: list[ExerciseStatus] = []
     for module in modules(root):
-        for source in source_notebooks(root, module):
+        for source in sorted(source_notebooks(root, module), key=_notebook_order):
             key = notebook_key(source)
             recorded = data["notebooks"].get(key, {}).get("exercises", {})
             for spec in exercises(read_notebook(source)).values():
@@ -291,30 +274,49 @@ def suggest_next(rows: list[ExerciseStatus]) -> ExerciseStatus | None:
     return next((r for r in ready if r.level != "stretch"), ready[0] if ready else None)
 
 
+def module_done(rows: list[ExerciseStatus], module: str) -> bool:
+    """Is every exercise of ``module`` solved?"""
+    mine = [r for r in rows if r.module == module]
+    return bool(mine) and all(r.solved for r in mine)
+
+
+NEXT_MARK = "→"
+
+
 def render(rows: list[ExerciseStatus]) -> str:
+    """The overview ``proximal progress`` prints: ladder order, full names, the next step marked."""
     lines: list[str] = []
     width = max([len(r.name) for r in rows] + [8])
+    todo = suggest_next(rows)
     current = None
     for row in rows:
         if row.notebook != current:
+            if (
+                current is not None
+                and module_done(rows, rows[rows.index(row) - 1].module)
+                and (rows[rows.index(row) - 1].module != row.module)
+            ):
+                lines.append(f"  Module {rows[rows.index(row) - 1].module} is done.")
             current = row.notebook
             lines.append(("" if not lines else "\n") + row.notebook)
         level = {"warmup": "warm-up"}.get(row.level, row.level)
-        mark = "✓" if row.solved else ("…" if row.status == ATTEMPTED else " ")
-        lines.append(f"  {mark} {row.name.ljust(width)}  {level.ljust(7)}  {row.label()}")
+        mark = (
+            NEXT_MARK if row is todo else ("✓" if row.solved else ("…" if row.status == ATTEMPTED else " "))
+        )
+        tail = "   <- next step" if row is todo else ""
+        lines.append(f"  {mark} {row.name.ljust(width)}  {level.ljust(7)}  {row.label()}{tail}")
+    if rows and module_done(rows, rows[-1].module):
+        lines.append(f"  Module {rows[-1].module} is done.")
     solved = sum(r.solved for r in rows)
     lines.append(f"\n{solved}/{len(rows)} exercises solved.")
-    todo = suggest_next(rows)
     if todo is None:
         lines.append("Everything is solved. Well done!" if rows else "No exercises found.")
     else:
-        where = f"workspace/{todo.notebook}"
-        lines.append(f"Next: '{todo.name}' ({todo.level}) in {where}.")
+        lines.append(f"Next: '{todo.name}' ({todo.level}) in workspace/{todo.notebook}.")
     lines.append("")
     lines.append(
-        "How hint use is known: hints opened in the notebook cannot be seen. A level shown plainly was "
-        "printed by `proximal hint`; '(inferred)' means the highest hint a failing check suggested "
-        "before the exercise passed."
+        "Hint use is measured: a level counts when you revealed it (the hint button under the exercise, "
+        "or `proximal hint`) before the exercise first passed."
     )
     return "\n".join(lines)
 
@@ -327,7 +329,9 @@ def plot_progress(
 ):
     """Draw the progress as a grid: one row per exercise notebook, one square per exercise, coloured by status.
 
-    Returns the matplotlib Axes. ``root`` defaults to the course this package belongs to.
+    Rows follow the ladder (top to bottom), names are shown in full, the next step is outlined and
+    a finished module is marked "done". Returns the matplotlib Axes. ``root`` defaults to the
+    course this package belongs to.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch, Rectangle
@@ -336,15 +340,30 @@ def plot_progress(
         rows = overview(find_course_root(root if root is not None else Path.cwd()))
     notebooks = list(dict.fromkeys(r.notebook for r in rows))
     width = max([sum(r.notebook == nb for r in rows) for nb in notebooks] + [1])
+    longest = max([len(r.name) for r in rows] + [8])
+    cell_w = max(1.5, 0.09 * longest)
+    todo = suggest_next(rows)
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.6 + 1.5 * width, 0.8 + 0.6 * max(len(notebooks), 1)))
+        _, ax = plt.subplots(figsize=(2.2 + cell_w * width, 0.8 + 0.7 * max(len(notebooks), 1)))
     for y, nb in enumerate(notebooks):
         for x, row in enumerate(r for r in rows if r.notebook == nb):
             colour = COLOURS[row.status]
-            ax.add_patch(Rectangle((x + 0.05, y + 0.05), 0.9, 0.9, facecolor=colour, edgecolor="white"))
-            text = row.name if len(row.name) <= 14 else row.name[:13] + "…"
+            nxt = row is todo
+            ax.add_patch(
+                Rectangle(
+                    (x + 0.05, y + 0.05),
+                    0.9,
+                    0.9,
+                    facecolor=colour,
+                    edgecolor="#1565c0" if nxt else "white",
+                    linewidth=3 if nxt else 1,
+                )
+            )
+            text = row.name
             if row.status == SOLVED_HINT:
-                text += f"\nhint {row.hint}" + ("" if row.hint_measured else "?")
+                text += f"\nhint {row.hint}"
+            if nxt:
+                text += "\nnext"
             dark = row.status == SOLVED_ALONE
             ax.text(
                 x + 0.5,
@@ -354,14 +373,21 @@ def plot_progress(
                 va="center",
                 fontsize=7,
                 color="white" if dark else "black",
+                fontweight="bold" if nxt else "normal",
             )
     ax.set_xlim(0, width)
     ax.set_ylim(len(notebooks), 0)
     ax.set_yticks([i + 0.5 for i in range(len(notebooks))])
-    ax.set_yticklabels([nb.removesuffix(".ipynb") for nb in notebooks], fontsize=8)
+    labels = []
+    for nb in notebooks:
+        module = nb.split("/")[0]
+        done = module_done(rows, module) and nb == [r.notebook for r in rows if r.module == module][-1]
+        labels.append(nb.removesuffix(".ipynb") + (" (done)" if done else ""))
+    ax.set_yticklabels(labels, fontsize=8)
     ax.set_xticks([])
     ax.set_frame_on(False)
-    ax.set_title("Your progress (hint k? = inferred from the check's suggestion)", fontsize=9)
+    title = f"Your progress. Next: {todo.name}" if todo else "Your progress: everything is solved"
+    ax.set_title(title, fontsize=9)
     legend = [Patch(color=COLOURS[s], label=s) for s in (SOLVED_ALONE, SOLVED_HINT, ATTEMPTED, NOT_STARTED)]
     ax.legend(
         handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False
