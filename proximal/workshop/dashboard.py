@@ -109,7 +109,9 @@ def learner_result(layout: Layout, student: str, module: str) -> dict | None:
         "module": module,
         "score": total,
         "max_score": top,
-        "timestamp": graded[-1]["timestamp"] if graded else stamp,
+        # the ledger's line comes last (after the feedback's release): until then this grade is not announced
+        "timestamp": graded[-1]["timestamp"] if graded else None,
+        "gradebook_timestamp": stamp,
         "attempts": len(graded),
         "notebooks": [],
     }
@@ -205,8 +207,11 @@ def render_fragment(data: dict) -> str:
     return "\n".join(parts)
 
 
-def render_page(data: dict, fragment_url: str, seconds: float = 2.0) -> str:
-    """The whole page; it re-fetches its fragment every ``seconds``."""
+def render_page(data: dict, fragment_url: str, xsrf: str, seconds: float = 2.0) -> str:
+    """The whole page; it re-fetches its fragment every ``seconds``.
+
+    The hub's login cookie only counts for a script's request that carries the XSRF token.
+    """
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Workshop dashboard: {html.escape(data["module"])}</title>
 <style>
@@ -219,7 +224,7 @@ ul {{ margin: 0; padding-left: 1.2em; }} #updated {{ color: #777; font-size: 80%
 <script>
 async function refresh() {{
   try {{
-    const r = await fetch({fragment_url!r}, {{credentials: "same-origin"}});
+    const r = await fetch({fragment_url!r}, {{credentials: "same-origin", headers: {{"X-XSRFToken": {xsrf!r}}}}});
     if (r.ok) {{
       document.getElementById("board").innerHTML = await r.text();
       document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();

@@ -92,8 +92,8 @@ def _same_time(a: str | None, b: str) -> bool:
     return a is not None and parse_utc(a) == parse_utc(b)
 
 
-def submit_and_grade(notebook: str | None = None, timeout: float = 120.0, poll: float = 1.0) -> dict:
-    """Submit, wait for the grade (at most ``timeout`` s), print the table; the service's result."""
+def submit_and_grade(notebook: str | None = None, timeout: float = 300.0, poll: float = 1.0) -> None:
+    """Submit, wait for the grade (at most ``timeout`` s) and print the table."""
     from proximal import _current_notebook
 
     path = Path(notebook or _current_notebook() or "").resolve()

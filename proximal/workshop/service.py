@@ -160,9 +160,8 @@ class DashboardPage(Base):
     def get(self) -> None:
         self.require_instructor()
         data = board(self.layout, self.module(), self.layout.settings().stuck_after)
-        self.finish(
-            render_page(data, self.settings["prefix"] + "dashboard/fragment?module=" + data["module"])
-        )
+        fragment = self.settings["prefix"] + "dashboard/fragment?module=" + data["module"]
+        self.finish(render_page(data, fragment, self.xsrf_token.decode()))
 
 
 class DashboardFragment(Base):
