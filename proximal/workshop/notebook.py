@@ -118,9 +118,8 @@ def submit_and_grade(notebook: str | None = None, timeout: float = 300.0, poll: 
         print(
             f"No grade after {timeout:.0f} s: the grading service is busy. Run submit_and_grade() later, or ask."
         )
-        return {}
+        return
     print(render_result(result, path.name))
-    return result
 
 
 def render_result(result: dict, notebook_name: str) -> str:
