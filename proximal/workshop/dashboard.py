@@ -176,7 +176,7 @@ def render_fragment(data: dict) -> str:
             fails = "".join(f"<li>{f['count']}× {e(f['message'][:160])}</li>" for f in ex["failures"])
             parts.append(
                 f"<tr><td>{e(ex['name'])}</td><td>{e(ex['level'])}</td><td>{ex['submitted']}</td>"
-                f'<td class="passed">{ex["passed"]}</td><td>{_bar(ex["pass_rate"])} {100 * ex["pass_rate"]:.0f}%</td>'
+                f'<td class="passed">{ex["passed"]}</td><td style="white-space: nowrap">{_bar(ex["pass_rate"])} {100 * ex["pass_rate"]:.0f}%</td>'
                 f"<td><ul>{fails}</ul></td></tr>"
             )
         parts.append("</table>")

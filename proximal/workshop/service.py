@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sys
 from urllib.parse import urlparse
 
@@ -51,6 +52,18 @@ class Grader:
         self.ledger = Ledger(layout.ledger)
         self.current: str | None = None
         self.pending = 0
+        self._board: tuple | None = None
+
+    def board(self, module: str) -> dict:
+        """The dashboard's data, recomputed only when the ledger has changed (reading it costs CPU grading needs)."""
+        try:
+            stat = self.layout.ledger.stat()
+            key = (module, stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            key = (module, 0, 0)
+        if self._board is None or self._board[0] != key:
+            self._board = (key, board(self.layout, module, self.settings.stuck_after))
+        return self._board[1]
 
     def in_gradebook(self) -> dict:
         """(student, assignment) -> (the gradebook's submission timestamp, the secret in submitted/)."""
@@ -114,11 +127,19 @@ class Grader:
         ]
         if action != GRADE:
             command.append("--release-only")
+        # the job's scratch folders: a killed job cannot clean up, so they are removed here
+        scratch = self.layout.state / "jobs"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(mode=0o755)
         with open(self.layout.private / "gradejob.log", "ab") as errors:
             proc = await asyncio.create_subprocess_exec(
-                *command, stdout=asyncio.subprocess.PIPE, stderr=errors, env=os.environ.copy()
+                *command,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=errors,
+                env={**os.environ, "TMPDIR": str(scratch)},
             )
             out, _ = await proc.communicate()
+        shutil.rmtree(scratch, ignore_errors=True)
         lines = out.decode(errors="replace").strip().splitlines()
         try:
             result = json.loads(lines[-1])
@@ -159,7 +180,7 @@ class DashboardPage(Base):
     @web.authenticated
     def get(self) -> None:
         self.require_instructor()
-        data = board(self.layout, self.module(), self.layout.settings().stuck_after)
+        data = self.settings["grader"].board(self.module())
         fragment = self.settings["prefix"] + "dashboard/fragment?module=" + data["module"]
         self.finish(render_page(data, fragment, self.xsrf_token.decode()))
 
@@ -168,15 +189,15 @@ class DashboardFragment(Base):
     @web.authenticated
     def get(self) -> None:
         self.require_instructor()
-        self.finish(render_fragment(board(self.layout, self.module(), self.layout.settings().stuck_after)))
+        self.finish(render_fragment(self.settings["grader"].board(self.module())))
 
 
 class DashboardJSON(Base):
     @web.authenticated
     def get(self) -> None:
         self.require_instructor()
-        data = board(self.layout, self.module(), self.layout.settings().stuck_after)
         grader = self.settings["grader"]
+        data = dict(grader.board(self.module()))
         data["queue"] = {"grading": grader.current, "pending": grader.pending}
         self.finish(data)
 
