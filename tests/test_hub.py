@@ -8,6 +8,7 @@ not root (users are created), no Chromium, no playwright package, no configurabl
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -281,6 +282,36 @@ def _run_submit_cell(page, hub: Hub, user: str):
     return cell
 
 
+PROBE = """import os
+
+
+def _readable(path):
+    try:
+        return bool(os.listdir(path)) if os.path.isdir(path) else bool(open(path, "rb").read(1))
+    except OSError:
+        return False
+
+
+print("PROBE", {path: _readable(path) for path in PATHS})
+"""
+
+
+def _probe_in_kernel(page, cell, paths: list[str]) -> dict[str, bool]:
+    """Run a new cell below ``cell`` in the learner's own kernel: which of ``paths`` can it read?"""
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")  # a new cell below, in edit mode after Enter
+    page.keyboard.press("Enter")
+    page.keyboard.insert_text(f"PATHS = {paths!r}\n" + PROBE)
+    page.keyboard.press("Shift+Enter")
+    probe = page.locator(".jp-CodeCell", has_text="PROBE").last.locator(".jp-OutputArea-output")
+    from playwright.sync_api import expect
+
+    expect(probe).to_contain_text("PROBE {", timeout=PATIENCE_MS)
+    text = probe.inner_text()
+    return ast.literal_eval(text[text.index("{") :])
+
+
 def _rerun(page, cell) -> None:
     cell.locator(".cm-content").click()
     page.keyboard.press("Shift+Enter")
@@ -359,6 +390,22 @@ def test_workshop_release_submit_grade_dashboard_forbidden_and_crash(hub: Hub):
             assert "✗" in bo_tea and "steeped at the same time" in bo_tea, outputs[hub.bo]
             for text in outputs.values():
                 assert "rooibos" not in text, "a hidden test's input reached the learner"
+
+            from proximal.workshop.spawner import git_folders
+
+            # bo's own kernel cannot read the hidden tests, the gradebook or ada's files; the release it can
+            paths = {
+                "solutions": str(ROOT / "solutions" / MODULE),
+                "git": str(ROOT / ".git"),
+                **{f"git history {i}": str(p) for i, p in enumerate(git_folders(ROOT))},
+                "gradebook": str(hub.state / "course" / "gradebook.db"),
+                "ada's work": f"/home/{hub.ada}/{MODULE}",
+                "the release": str(hub.state / "exchange" / "proximal" / "outbound" / MODULE / NB),
+            }
+            seen = _probe_in_kernel(pages[hub.bo], cells[hub.bo], list(paths.values()))
+            pages[hub.bo].screenshot(path=str(ARTIFACTS / f"{hub.bo}-3-probe.png"))
+            readable = {label for label, path in paths.items() if seen[path]}
+            assert readable == {"the release"}, readable
 
             # the dashboard, never reloaded, now shows the class
             expect(teacher.locator("table.stuck td.learner")).to_have_text([hub.bo], timeout=60_000)
@@ -507,3 +554,22 @@ def test_plan_after_a_crash_grades_nothing_twice(tmp_path):
     }
     assert [(a, e.name) for a, e in plan(entries, ledger, in_gradebook)] == [(RELEASE, ada), (GRADE, bo)]
     assert ledger.done() == {cy}
+
+
+def test_check_on_a_hub_runs_the_visible_tests_of_the_release(tmp_path, monkeypatch, capsys):
+    """On a hub (no solutions/ in reach), does check() score the untouched release with its visible tests
+    alone, and offer submit_and_grade() for the hidden ones?"""
+    from proximal.workshop.notebook import check_on_hub
+
+    outbound = tmp_path / "outbound"
+    shutil.copytree(ROOT / "exercises" / MODULE, outbound / MODULE)
+    home = tmp_path / "home" / MODULE
+    shutil.copytree(ROOT / "exercises" / MODULE, home)
+    monkeypatch.setenv("PROXIMAL_HUB_OUTBOUND", str(outbound))
+    for name in ("JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    check_on_hub(home / NB)
+    out = capsys.readouterr().out
+    assert "make_tea" in out and "not attempted yet" in out, out
+    assert "Total: 0/" in out, out
+    assert "submit_and_grade()" in out

@@ -28,10 +28,27 @@ MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 def hidden_paths(instructor: bool) -> list[Path]:
     """What a user's server must not see: the checkout's secrets; for learners also the course folder and the hub's state."""
     layout = from_env()
-    found = secret_paths([Path(layout.settings().course_repo)])
+    repo = Path(layout.settings().course_repo)
+    found = secret_paths([repo]) + git_folders(repo)
     if not instructor:
         found += [layout.course, layout.private]
     return found
+
+
+def git_folders(repo: Path) -> list[Path]:
+    """Where a worktree's history really lives (its ``.git`` is a file naming it): the history has the solutions."""
+    dot_git = repo / ".git"
+    if not dot_git.is_file():
+        return []
+    text = dot_git.read_text().strip()
+    if not text.startswith("gitdir:"):
+        return []
+    gitdir = (repo / text.removeprefix("gitdir:").strip()).resolve()
+    found = [gitdir]
+    common = gitdir / "commondir"
+    if common.is_file():
+        found.append((gitdir / common.read_text().strip()).resolve())
+    return [p for p in found if p.exists()]
 
 
 def private_mounts(hide: list[Path]):
