@@ -1,4 +1,4 @@
-"""The ``proximal`` command: check, grade, release, lint, mistakes, lab, workspace, reset, progress, hint, report."""
+"""The ``proximal`` command: check, grade, release, lint, mistakes, lab, workspace, reset, progress, hint, report, hub."""
 
 from __future__ import annotations
 
@@ -163,6 +163,12 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _cmd_hub(args: argparse.Namespace) -> int:
+    from proximal.workshop.command import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proximal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -253,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="open the course in JupyterLab")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
     lab.set_defaults(func=_cmd_lab)
+
+    from proximal.workshop.command import add_arguments
+
+    hub = sub.add_parser("hub", help="run a workshop on a JupyterHub: grade on submit, a live dashboard")
+    add_arguments(hub)
+    hub.set_defaults(func=_cmd_hub)
     return parser
 
 
