@@ -220,3 +220,60 @@ def test_draw_graph_keeps_isolated_nodes_and_ignores_self_loops():
     with pytest.raises(ValueError):
         draw_graph(torch.tensor([[0], [1]]), layout="circle")
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- module 07's test helpers
+def test_reference_operators_match_pyg():
+    """Do the test helpers' expected outputs equal PyG's gcn_norm, ChebConv and GATConv (so tests can trust them)?"""
+    from torch_geometric.nn import ChebConv, GATConv
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    from proximal.helpers.testing import cheb_variants, gat_variants, gcn_matrix_variants, propagation_matrix
+
+    ei = merkle_edge_index(5)  # 9 nodes, plus an isolated node 9
+    expected, variants = gcn_matrix_variants(ei, 10)
+    pyg_ei, pyg_w = gcn_norm(ei, None, 10)
+    torch.testing.assert_close(expected, propagation_matrix(pyg_ei, pyg_w, 10))
+    assert all(not torch.allclose(v, expected) for v in variants.values()), "every mistake must differ"
+
+    torch.manual_seed(0)
+    x = torch.randn(10, 3)
+    for k in (1, 2, 4):
+        conv = ChebConv(3, 2, K=k, normalization="sym")
+        with torch.no_grad():
+            conv.bias.uniform_(-1, 1)
+        expected, variants = cheb_variants(list(conv.lins), conv.bias, x, ei)
+        torch.testing.assert_close(expected, conv(x, ei, lambda_max=2.0), atol=1e-5, rtol=1e-5)
+    assert all(not torch.allclose(v, expected, atol=1e-4) for v in variants.values())
+
+    gat = GATConv(3, 4, heads=1)
+    with torch.no_grad():
+        gat.bias.uniform_(-1, 1)
+        expected, variants = gat_variants(
+            gat.lin(x), gat.att_src.view(-1), gat.att_dst.view(-1), gat.bias, ei
+        )
+        torch.testing.assert_close(expected, gat(x, ei), atol=1e-5, rtol=1e-5)
+    assert all(not torch.allclose(v, expected, atol=1e-4) for v in variants.values())
+
+
+def test_assert_close_named_names_the_matching_mistake():
+    """Does a failed comparison name the mistake the answer matches, and fall back to the largest difference?"""
+    from proximal.helpers.testing import assert_close_named, closest_variant
+
+    want, wrong = torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0])
+    variants = {"doubled (see Hint 2).": wrong}
+    assert_close_named(want.clone(), want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="f\\(x\\) is wrong: doubled"):
+        assert_close_named(wrong, want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="differs .* up to 3 \\(see Hint 1\\)"):
+        assert_close_named(torch.tensor([4.0, 2.0]), want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="shape \\(3,\\)"):
+        assert_close_named(torch.zeros(3), want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="nan or inf"):
+        assert_close_named(torch.tensor([float("nan"), 2.0]), want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="must be a torch.Tensor"):
+        assert_close_named([1.0, 2.0], want, variants, what="f(x)", hint="see Hint 1")
+    assert (
+        closest_variant(wrong, variants) == "doubled (see Hint 2)."
+        and closest_variant(want, variants) is None
+    )
