@@ -11,9 +11,12 @@ from torch_geometric.data import Data  # noqa: E402
 
 from proximal.helpers.graphs import (  # noqa: E402
     ATOM_TYPES,
+    computation_tree,
     count_bonds,
+    draw_computation_tree,
     draw_graph,
     draw_molecule,
+    hop_distances,
     make_molecules,
     merkle_edge_index,
     merkle_levels,
@@ -144,6 +147,47 @@ def test_count_bonds_other_pairs():
     assert count_bonds(g, "C", "O") == 0
 
 
+# --------------------------------------------------------------------------- message passing
+TWO_TRIANGLES = torch.tensor([(0, 1), (0, 2), (1, 2), (2, 3), (3, 4), (3, 5), (4, 5)]).t()
+TWO_TRIANGLES = torch.cat([TWO_TRIANGLES, TWO_TRIANGLES.flip(0)], dim=1)
+
+
+def test_computation_tree_unrolls_the_in_neighbourhoods():
+    """Does each layer of the tree hold, per node above, exactly the nodes that send it a message?"""
+    levels = computation_tree(TWO_TRIANGLES, 3, 2)
+    assert levels[0] == [(3, -1)]
+    assert sorted(v for v, _ in levels[1]) == [2, 3, 4, 5]  # its neighbours and itself
+    # node 2 has neighbours 0, 1, 3 (+ itself), nodes 4 and 5 two (+ itself), node 3 three (+ itself)
+    assert len(levels[2]) == 4 + 3 + 3 + 4
+    for parent, (v, _) in enumerate(levels[1]):
+        feeders = sorted(u for u, p in levels[2] if p == parent)
+        expected = sorted({int(s) for s, d in TWO_TRIANGLES.t().tolist() if d == v} | {v})
+        assert feeders == expected
+
+
+def test_computation_tree_follows_edge_direction_and_self_loop_choice():
+    """Does the tree follow edges from source to target only, with self-loops only when asked?"""
+    one_way = torch.tensor([[0, 1], [1, 2]])  # 0 -> 1 -> 2
+    assert computation_tree(one_way, 2, 2, self_loops=False) == [[(2, -1)], [(1, 0)], [(0, 0)]]
+    assert computation_tree(one_way, 0, 2, self_loops=False) == [[(0, -1)], [], []]
+    assert computation_tree(one_way, 0, 1) == [[(0, -1)], [(0, 0)]]
+    assert computation_tree(one_way, 1, 0) == [[(1, -1)]]
+    with pytest.raises(ValueError):
+        computation_tree(one_way, 0, -1)
+
+
+def test_hop_distances_match_breadth_first_search():
+    """Are the hop distances those of networkx's shortest paths, with -1 for unreachable nodes?"""
+    import networkx as nx
+
+    dist = hop_distances(TWO_TRIANGLES, 0, 7)
+    g = nx.Graph(TWO_TRIANGLES.t().tolist())
+    expected = nx.single_source_shortest_path_length(g, 0)
+    assert dist.tolist() == [expected.get(v, -1) for v in range(7)]
+    assert hop_distances(torch.tensor([[0, 1], [1, 2]]), 2, 3).tolist() == [2, 1, 0]
+    assert hop_distances(torch.tensor([[0, 1], [1, 2]]), 0, 3).tolist() == [0, -1, -1]
+
+
 # --------------------------------------------------------------------------- pictures
 def test_drawing_helpers_return_axes():
     fig, axes = plt.subplots(1, 4)
@@ -157,6 +201,10 @@ def test_drawing_helpers_return_axes():
         assert ax is axes[3]
         assert len(ax.collections) == 2  # the points and the rings
         assert plot_embeddings(torch.randn(4, 1)) is not None
+        ax = draw_computation_tree(TWO_TRIANGLES, 0, 2)
+        arrows = [t for t in ax.texts if isinstance(t, matplotlib.text.Annotation)]
+        assert len(arrows) == 3 + 10  # one arrow per message
+        assert len(ax.texts) - len(arrows) == 1 + 3 + 10 + 3  # one box per tree entry, one label per level
     finally:
         plt.close("all")
 
@@ -172,3 +220,60 @@ def test_draw_graph_keeps_isolated_nodes_and_ignores_self_loops():
     with pytest.raises(ValueError):
         draw_graph(torch.tensor([[0], [1]]), layout="circle")
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- module 07's test helpers
+def test_reference_operators_match_pyg():
+    """Do the test helpers' expected outputs equal PyG's gcn_norm, ChebConv and GATConv (so tests can trust them)?"""
+    from torch_geometric.nn import ChebConv, GATConv
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    from proximal.helpers.testing import cheb_variants, gat_variants, gcn_matrix_variants, propagation_matrix
+
+    ei = merkle_edge_index(5)  # 9 nodes, plus an isolated node 9
+    expected, variants = gcn_matrix_variants(ei, 10)
+    pyg_ei, pyg_w = gcn_norm(ei, None, 10)
+    torch.testing.assert_close(expected, propagation_matrix(pyg_ei, pyg_w, 10))
+    assert all(not torch.allclose(v, expected) for v in variants.values()), "every mistake must differ"
+
+    torch.manual_seed(0)
+    x = torch.randn(10, 3)
+    for k in (1, 2, 4):
+        conv = ChebConv(3, 2, K=k, normalization="sym")
+        with torch.no_grad():
+            conv.bias.uniform_(-1, 1)
+        expected, variants = cheb_variants(list(conv.lins), conv.bias, x, ei)
+        torch.testing.assert_close(expected, conv(x, ei, lambda_max=2.0), atol=1e-5, rtol=1e-5)
+    assert all(not torch.allclose(v, expected, atol=1e-4) for v in variants.values())
+
+    gat = GATConv(3, 4, heads=1)
+    with torch.no_grad():
+        gat.bias.uniform_(-1, 1)
+        expected, variants = gat_variants(
+            gat.lin(x), gat.att_src.view(-1), gat.att_dst.view(-1), gat.bias, ei
+        )
+        torch.testing.assert_close(expected, gat(x, ei), atol=1e-5, rtol=1e-5)
+    assert all(not torch.allclose(v, expected, atol=1e-4) for v in variants.values())
+
+
+def test_assert_close_named_names_the_matching_mistake():
+    """Does a failed comparison name the mistake the answer matches, and fall back to the largest difference?"""
+    from proximal.helpers.testing import assert_close_named, closest_variant
+
+    want, wrong = torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0])
+    variants = {"doubled (see Hint 2).": wrong}
+    assert_close_named(want.clone(), want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="f\\(x\\) is wrong: doubled"):
+        assert_close_named(wrong, want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="differs .* up to 3 \\(see Hint 1\\)"):
+        assert_close_named(torch.tensor([4.0, 2.0]), want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="shape \\(3,\\)"):
+        assert_close_named(torch.zeros(3), want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="nan or inf"):
+        assert_close_named(torch.tensor([float("nan"), 2.0]), want, variants, what="f(x)", hint="see Hint 1")
+    with pytest.raises(AssertionError, match="must be a torch.Tensor"):
+        assert_close_named([1.0, 2.0], want, variants, what="f(x)", hint="see Hint 1")
+    assert (
+        closest_variant(wrong, variants) == "doubled (see Hint 2)."
+        and closest_variant(want, variants) is None
+    )

@@ -4,8 +4,10 @@
   Merkle tree as a graph, built on :mod:`proximal.helpers.merkle_plot`'s tree shape.
 - :func:`make_molecules`: a seeded graph-classification data set of molecule-like graphs whose
   label follows a structural rule (how many N–O bonds the molecule has).
-- :func:`draw_graph`, :func:`draw_molecule`, :func:`plot_embeddings`: pictures with networkx and
-  matplotlib.
+- :func:`computation_tree`, :func:`hop_distances`: which nodes feed a node through ``k`` rounds of
+  message passing (its unrolled computation graph, and how many hops away each node is).
+- :func:`draw_graph`, :func:`draw_molecule`, :func:`plot_embeddings`, :func:`draw_computation_tree`:
+  pictures with networkx and matplotlib.
 
 Nothing here trains a model: the notebooks (and the learner) do that.
 """
@@ -27,9 +29,12 @@ if TYPE_CHECKING:  # imported lazily at call time: keeps `import proximal.helper
 
 __all__ = [
     "ATOM_TYPES",
+    "computation_tree",
     "count_bonds",
+    "draw_computation_tree",
     "draw_graph",
     "draw_molecule",
+    "hop_distances",
     "make_molecules",
     "merkle_edge_index",
     "merkle_levels",
@@ -226,6 +231,63 @@ def make_molecules(
     return graphs
 
 
+# --------------------------------------------------------------------------- message passing
+def _sources_into(edge_index: Tensor) -> dict[int, list[int]]:
+    into: dict[int, list[int]] = {}
+    for src, dst in edge_index.t().tolist():
+        into.setdefault(dst, []).append(src)
+    return {node: sorted(set(srcs)) for node, srcs in into.items()}
+
+
+def computation_tree(
+    edge_index: Tensor, node: int, num_layers: int, *, self_loops: bool = True
+) -> list[list[tuple[int, int]]]:
+    """The unrolled computation graph of ``node`` after ``num_layers`` rounds of message passing.
+
+    Returns one list per layer, from the output (``[(node, -1)]``, layer ``num_layers``) down to the
+    inputs (layer 0). Each entry is ``(graph_node, parent)``: a copy of ``graph_node`` whose message
+    feeds entry number ``parent`` of the layer above. Messages flow along ``edge_index`` from
+    ``edge_index[0]`` (source) to ``edge_index[1]`` (target); with ``self_loops`` every node also
+    receives its own previous state (as in GCN). A node appears once per path that reaches it, so
+    the layers grow with the degrees: that is what ``num_layers`` layers compute, not the graph.
+
+    >>> ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])  # the path 0 - 1 - 2
+    >>> computation_tree(ei, 0, 2, self_loops=False)
+    [[(0, -1)], [(1, 0)], [(0, 0), (2, 0)]]
+    """
+    if num_layers < 0:
+        raise ValueError(f"num_layers must be >= 0, got {num_layers}")
+    into = _sources_into(edge_index)
+    levels: list[list[tuple[int, int]]] = [[(node, -1)]]
+    for _ in range(num_layers):
+        below: list[tuple[int, int]] = []
+        for parent, (v, _) in enumerate(levels[-1]):
+            feeders = into.get(v, [])
+            if self_loops and v not in feeders:
+                feeders = sorted([*feeders, v])
+            below += [(u, parent) for u in feeders]
+        levels.append(below)
+    return levels
+
+
+def hop_distances(edge_index: Tensor, node: int, num_nodes: int) -> Tensor:
+    """How many rounds of message passing a message from each node needs to reach ``node`` (-1: never).
+
+    Follows edges from source to target, so on a directed graph this is the distance *to* ``node``.
+    """
+    into = _sources_into(edge_index)
+    dist = torch.full((num_nodes,), -1, dtype=torch.long)
+    dist[node] = 0
+    queue = deque([node])
+    while queue:
+        v = queue.popleft()
+        for u in into.get(v, []):
+            if dist[u] < 0:
+                dist[u] = dist[v] + 1
+                queue.append(u)
+    return dist
+
+
 # --------------------------------------------------------------------------- pictures
 def _to_networkx(edge_index: Tensor, num_nodes: int | None):
     import networkx as nx
@@ -361,4 +423,69 @@ def plot_embeddings(
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=10)
+    return ax
+
+
+def draw_computation_tree(
+    edge_index: Tensor,
+    node: int,
+    num_layers: int = 2,
+    *,
+    self_loops: bool = True,
+    ax: Axes | None = None,
+    cmap: str = "viridis",
+    title: str | None = None,
+) -> Axes:
+    """Draw :func:`computation_tree`: the output of ``node`` on top, the input features at the bottom.
+
+    Every box is a copy of a graph node (its number), coloured by its hop distance to ``node``; an
+    arrow is one message. Read it bottom-up: layer 1 combines the inputs into new states, layer 2
+    combines those into the output of ``node``.
+    """
+    import matplotlib.pyplot as plt
+
+    levels = computation_tree(edge_index, node, num_layers, self_loops=self_loops)
+    num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else node + 1
+    dist = hop_distances(edge_index, node, max(num_nodes, node + 1))
+    colours = plt.get_cmap(cmap)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(levels[-1])), 1.2 + 1.1 * num_layers))
+    width = max(len(level) for level in levels)
+    # every level spread evenly first; then each parent is centred over its children, bottom-up
+    xs = [[(i + 0.5) * width / len(level) for i in range(len(level))] for level in levels]
+    for depth in range(len(levels) - 1, 0, -1):
+        for parent in range(len(levels[depth - 1])):
+            kids = [xs[depth][i] for i, (_, p) in enumerate(levels[depth]) if p == parent]
+            if kids:
+                xs[depth - 1][parent] = sum(kids) / len(kids)
+    for depth, level in enumerate(levels):
+        y = float(num_layers - depth)
+        for i, (v, parent) in enumerate(level):
+            if parent >= 0:
+                ax.annotate(
+                    "",
+                    xy=(xs[depth - 1][parent], y + 1 - 0.18),
+                    xytext=(xs[depth][i], y + 0.18),
+                    arrowprops={"arrowstyle": "->", "color": "#999999", "lw": 0.8},
+                )
+            hops = int(dist[v]) if v < dist.numel() else -1
+            shade = colours(0.15 + 0.7 * hops / max(1, num_layers)) if hops >= 0 else "#dddddd"
+            ax.text(
+                xs[depth][i],
+                y,
+                str(v),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white",
+                bbox={"boxstyle": "circle", "facecolor": shade, "edgecolor": "none"},
+            )
+    for depth in range(len(levels)):
+        layer = num_layers - depth
+        name = "input x" if layer == 0 else f"after layer {layer}"
+        ax.text(-0.4, float(layer), name, ha="right", va="center", fontsize=8)
+    ax.set_xlim(-0.5 - 0.08 * width, width + 0.3)
+    ax.set_ylim(-0.5, num_layers + 0.5)
+    ax.set_axis_off()
+    ax.set_title(title or f"what node {node} sees after {num_layers} layer(s)", fontsize=10)
     return ax

@@ -22,6 +22,7 @@ from proximal.helpers.timeline import count_primes
 
 if TYPE_CHECKING:
     import torch
+    from torch import Tensor
 
 # --- module 01/02 ---
 # A probe for CPU-bound work sent to a process pool. `loop_ticker()` runs a tick task on the test's
@@ -172,3 +173,213 @@ def which_mistake(
         if tensors_close(actual, wrong, atol):
             return name
     return None
+
+
+# --- module 07 ---
+
+
+def closest_variant(actual: Tensor, variants: Mapping[str, Tensor], *, atol: float = 1e-5) -> str | None:
+    """The first name in ``variants`` whose tensor ``actual`` equals (same shape, within ``atol``), or None.
+
+    ``variants`` maps a description of a mistake (in the learner's terms) to what that mistake
+    computes on the test's input, so a failed comparison can say which mistake the answer matches.
+    """
+    import torch  # here, not at the top: modules 01-04 import this module too
+
+    if not isinstance(actual, torch.Tensor):
+        return None
+    got = actual.detach().float()
+    for name, wrong in variants.items():
+        wrong = wrong.detach().float()
+        if got.shape == wrong.shape and bool(torch.isfinite(got).all()):
+            if torch.allclose(got, wrong, atol=atol, rtol=0.0):
+                return name
+    return None
+
+
+def assert_close_named(
+    actual: Tensor,
+    expected: Tensor,
+    variants: Mapping[str, Tensor],
+    *,
+    what: str,
+    hint: str,
+    atol: float = 1e-5,
+) -> None:
+    """Pass when ``actual`` is within ``atol`` of ``expected``; else name the mistake it matches.
+
+    Raises AssertionError with ``"{what} is wrong: {variant}"`` when ``actual`` matches one of
+    ``variants`` (a description of that mistake), otherwise with the largest difference and
+    ``hint`` (e.g. ``"see Hint 2"``).
+    """
+    import torch  # here, not at the top: modules 01-04 import this module too
+
+    if not isinstance(actual, torch.Tensor):
+        raise AssertionError(f"{what} must be a torch.Tensor, got {type(actual).__name__} ({hint}).")
+    if tuple(actual.shape) != tuple(expected.shape):
+        raise AssertionError(
+            f"{what} has shape {tuple(actual.shape)}; expected {tuple(expected.shape)} ({hint})."
+        )
+    got, want = actual.detach().float(), expected.detach().float()
+    if not bool(torch.isfinite(got).all()):
+        raise AssertionError(f"{what} contains nan or inf ({hint}).")
+    if torch.allclose(got, want, atol=atol, rtol=0.0):
+        return
+    name = closest_variant(got, variants, atol=atol)
+    if name is not None:
+        raise AssertionError(f"{what} is wrong: {name}")
+    worst = float((got - want).abs().max())
+    raise AssertionError(
+        f"{what} is wrong: it differs from the expected values by up to {worst:.3g} ({hint})."
+    )
+
+
+def propagation_matrix(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> Tensor:
+    """The dense matrix an edge list describes: the weight of edge ``j -> i`` at row ``i``, column ``j``.
+
+    Repeated edges add up. ``matrix @ x`` is then the weighted sum of the messages each node receives.
+    """
+    import torch  # here, not at the top: modules 01-04 import this module too
+
+    out = torch.zeros(num_nodes, num_nodes)
+    return out.index_put_((edge_index[1], edge_index[0]), edge_weight.detach().float(), accumulate=True)
+
+
+def gcn_matrix_variants(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, dict[str, Tensor]]:
+    """GCN's matrix D~^-1/2 (A + I) D~^-1/2 and what the usual mistakes compute instead.
+
+    Returns ``(expected, variants)``; each variant is keyed by a description of the mistake (it
+    names the hint that helps: the hints of ``gcn_norm`` in module 07's exercises).
+    """
+    import torch  # here, not at the top: modules 01-04 import this module too
+
+    adj = torch.zeros(num_nodes, num_nodes)
+    adj[edge_index[1], edge_index[0]] = 1.0  # row = target, column = source
+    loops = adj + torch.eye(num_nodes)
+    deg_loops = loops.sum(dim=1)
+    deg = adj.sum(dim=1).clamp(min=1.0)
+    col, row = deg_loops.unsqueeze(0), deg_loops.unsqueeze(1)
+    expected = loops / torch.sqrt(row * col)
+    variants = {
+        "missing self-loops: the weights are those of D^-1/2 A D^-1/2, without A + I; add one edge "
+        "i -> i per node before computing the degrees (see Hint 2).": adj
+        / torch.sqrt(deg.unsqueeze(1) * deg.unsqueeze(0)),
+        "the degrees leave out the self-loop: count it (neighbours + 1) when you compute the degrees "
+        "(see Hint 2).": loops / torch.sqrt(deg.unsqueeze(1) * deg.unsqueeze(0)),
+        "row normalisation: each weight is 1/deg~(target), i.e. D~^-1 (A + I), a mean; GCN divides by "
+        "the square roots of both ends' degrees (see Hint 2).": loops / row,
+        "each weight is 1/deg~(source), i.e. (A + I) D~^-1; GCN divides by the square roots of both "
+        "ends' degrees (see Hint 2).": loops / col,
+        "the square root is missing: the weights are 1/(deg~_i deg~_j) instead of "
+        "1/sqrt(deg~_i deg~_j) (see Hint 2).": loops / (row * col),
+        "no normalisation: every edge has weight 1 (see Hint 2).": loops,
+    }
+    return expected, variants
+
+
+def _dense_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
+    import torch  # here, not at the top: modules 01-04 import this module too
+
+    adj = torch.zeros(num_nodes, num_nodes)
+    adj[edge_index[1], edge_index[0]] = 1.0  # row = target, column = source
+    return adj
+
+
+def cheb_variants(
+    lins: list[torch.nn.Module], bias: Tensor, x: Tensor, edge_index: Tensor
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """A Chebyshev filter of L^ = L_sym - I (lambda_max = 2) with the given weights, and the usual mistakes.
+
+    ``lins[k]`` maps ``T_k(L^) x``; the output is ``sum_k lins[k](T_k(L^) x) + bias``. Returns
+    ``(expected, variants)`` keyed by a description of each mistake (naming the hint of
+    ``cheb_filter`` in module 07's exercises that helps).
+    """
+    import torch  # here, not at the top: modules 01-04 import this module too
+
+    n = x.size(0)
+    keep = edge_index[0] != edge_index[1]
+    adj = _dense_adjacency(edge_index[:, keep], n)
+    deg = adj.sum(dim=1)
+    inv_sqrt = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
+    sym = inv_sqrt.unsqueeze(1) * adj * inv_sqrt.unsqueeze(0)  # D^-1/2 A D^-1/2
+    loops = adj + torch.eye(n)
+    d_loops = loops.sum(dim=1).pow(-0.5)
+    row = adj / deg.clamp(min=1.0).unsqueeze(1)
+
+    def filtered(scaled: Tensor, chebyshev: bool = True) -> Tensor:
+        with torch.no_grad():
+            t_prev, t_cur = x, scaled @ x
+            out = lins[0](x)
+            for k, lin in enumerate(lins[1:], start=1):
+                if k > 1:
+                    t_prev, t_cur = t_cur, (2 * scaled @ t_cur - t_prev) if chebyshev else scaled @ t_cur
+                out = out + lin(t_cur)
+            return out + bias
+
+    expected = filtered(-sym)
+    variants = {
+        "not rescaled: it filters with L_sym = I - D^-1/2 A D^-1/2 itself; with lambda_max = 2 the "
+        "Chebyshev polynomials take L^ = 2 L_sym / lambda_max - I = -D^-1/2 A D^-1/2 (see Hint 1).": filtered(
+            torch.eye(n) - sym
+        ),
+        "the sign of L^ is flipped: L^ = L_sym - I = -D^-1/2 A D^-1/2, with a minus (see Hint 1).": filtered(
+            sym
+        ),
+        "row normalisation: the edge weights are 1/deg(target), D^-1 A; the normalised Laplacian "
+        "uses 1/sqrt(deg_i deg_j) (see Hint 2).": filtered(-row),
+        "self-loops added as in GCN (A + I): the Laplacian of ChebConv uses the graph as it is, without "
+        "self-loops (see Hint 2).": filtered(-(d_loops.unsqueeze(1) * loops * d_loops.unsqueeze(0))),
+        "powers instead of Chebyshev polynomials: T_k = L^ T_(k-1) is the monomial L^k; the "
+        "recurrence is T_k = 2 L^ T_(k-1) - T_(k-2) (see Hint 3).": filtered(-sym, chebyshev=False),
+    }
+    return expected, variants
+
+
+def gat_variants(
+    h: Tensor, att_src: Tensor, att_dst: Tensor, bias: Tensor, edge_index: Tensor
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Single-head GAT on transformed features ``h`` (dense, for small graphs), and the usual mistakes.
+
+    Returns ``(expected, variants)`` keyed by a description of each mistake (naming the hint of
+    ``gat_layer`` in module 07's exercises that helps).
+    """
+    import torch  # here, not at the top: modules 01-04 import this module too
+
+    n = h.size(0)
+    with torch.no_grad():
+        adj = _dense_adjacency(edge_index[:, edge_index[0] != edge_index[1]], n).bool()
+        mask = adj | torch.eye(n, dtype=torch.bool)
+        raw = (h @ att_dst).unsqueeze(1) + (h @ att_src).unsqueeze(0)  # [target i, source j]
+        scores = torch.nn.functional.leaky_relu(raw, 0.2)
+
+        def weighted(alpha: Tensor) -> Tensor:
+            return alpha @ h + bias
+
+        def masked(m: Tensor, dim: int | None) -> Tensor:
+            s = scores.masked_fill(~m, float("-inf"))
+            if dim is None:
+                return torch.softmax(s.view(-1), dim=0).view(n, n)
+            return torch.softmax(s, dim=dim).nan_to_num(0.0)
+
+        expected = weighted(masked(mask, 1))
+        variants = {
+            "softmax over all edges of the graph: the attention weights must sum to 1 over the edges "
+            "into each target node i, one softmax per target (see Hint 1).": weighted(masked(mask, None)),
+            "softmax grouped by the source node (edge_index[0]): the weights must sum to 1 over the "
+            "edges into each target edge_index[1] (see Hint 1).": weighted(masked(mask, 0)),
+            "missing self-loops: node i must also attend to itself; add one edge i -> i per node "
+            "(see Hint 2).": weighted(masked(adj, 1)),
+            "att_src and att_dst are swapped: att_src scores the source h_j, att_dst the target h_i "
+            "(see Hint 2).": weighted(
+                torch.softmax(
+                    torch.nn.functional.leaky_relu(
+                        (h @ att_src).unsqueeze(1) + (h @ att_dst).unsqueeze(0), 0.2
+                    ).masked_fill(~mask, float("-inf")),
+                    dim=1,
+                )
+            ),
+            "the LeakyReLU is missing: e_ij = LeakyReLU_0.2(a_src . h_j + a_dst . h_i) (see Hint 2).": weighted(
+                torch.softmax(raw.masked_fill(~mask, float("-inf")), dim=1)
+            ),
+        }
+    return expected, variants
