@@ -56,11 +56,15 @@ def generate(root: Path, module: str, dest: Path) -> list[Path]:
 
 
 def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Strip what would differ between runs or leak state: outputs and execution counts."""
+    """Strip what would differ between runs or leak state: outputs, execution counts and the authors'
+    mistake catalogue (``metadata.proximal.mistakes``: wrong answers and the messages that name them)."""
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+        meta = cell.get("metadata", {}).get("proximal")
+        if isinstance(meta, dict):
+            meta.pop("mistakes", None)
     return nb
 
 
