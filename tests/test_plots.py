@@ -47,6 +47,15 @@ def test_show_images_accepts_colour_and_rejects_bad_shapes():
         show_images(np.zeros((0, 4, 4)))
 
 
+def test_show_images_symmetric_puts_zero_in_the_middle_of_the_colours():
+    """With symmetric=True, is each image's colour range -m..m, so that 0 is the middle colour?"""
+    filters = torch.tensor([[[[0.5, -2.0], [1.0, 0.0]]], [[[0.1, 0.3], [0.2, 0.0]]]])
+    fig = show_images(filters, cmap="RdBu_r", symmetric=True)
+    np.testing.assert_allclose([ax.images[0].get_clim() for ax in fig.axes], [(-2.0, 2.0), (-0.3, 0.3)])
+    plain = show_images(filters)
+    np.testing.assert_allclose(plain.axes[1].images[0].get_clim(), (0.0, 0.3))
+
+
 def test_plot_history_groups_metrics_by_suffix():
     history = {"train_loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.7, 0.5], "val_acc": [0.5, 0.8, 0.9]}
     fig = plot_history(history, title="curves")

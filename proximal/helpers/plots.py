@@ -35,6 +35,7 @@ def show_images(
     title: str | None = None,
     cmap: str = "gray",
     size: float = 1.3,
+    symmetric: bool = False,
 ) -> Figure:
     """Show images in a grid, optionally titled with their labels (and predictions).
 
@@ -47,6 +48,9 @@ def show_images(
         title: title of the whole figure.
         cmap: colour map for grey images.
         size: width and height of one image, in inches.
+        symmetric: scale each grey image's colours symmetrically about 0 (``-m..m`` with ``m`` its
+            largest absolute value), so that 0 is the middle colour: for filters and weights with a
+            diverging colour map such as ``"RdBu_r"``.
 
     Returns:
         The new figure.
@@ -79,6 +83,9 @@ def show_images(
         if img.ndim == 3:  # colour: matplotlib wants values in 0..1
             img = np.clip(img, 0.0, 1.0)
             ax.imshow(img)
+        elif symmetric:
+            bound = float(np.abs(img).max()) or 1.0
+            ax.imshow(img, cmap=cmap, vmin=-bound, vmax=bound)
         else:
             ax.imshow(img, cmap=cmap)
         if labels_np is not None:
