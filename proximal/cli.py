@@ -105,7 +105,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def _cmd_lint(args: argparse.Namespace) -> int:
     from proximal.authoring.lint import lint_course
 
-    problems = lint_course(find_course_root(Path.cwd()), require_catalogue=args.require_catalogue)
+    problems = lint_course(find_course_root(Path.cwd()), require_catalogue=not args.draft)
     for problem in problems:
         print(problem)
     print(
@@ -205,9 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = sub.add_parser("lint", help="check every notebook follows the course conventions")
     lint.add_argument(
-        "--require-catalogue",
+        "--draft",
         action="store_true",
-        help="also require the minimum mistake catalogue (3 per core exercise, 1 per warm-up and stretch)",
+        help="a module being written: do not require the minimum mistake catalogue yet "
+        "(3 per core exercise, 1 per warm-up and stretch)",
     )
     lint.set_defaults(func=_cmd_lint)
 

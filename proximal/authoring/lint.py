@@ -24,7 +24,7 @@ HINT_SUMMARY = re.compile(r"<summary>\s*(?:<b>)?\s*Hint (\d+) of (\d+) — ([^<]
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)(.*?)### END \1", re.S)
 
 
-def lint_source(path: Path, require_catalogue: bool = False) -> list[str]:
+def lint_source(path: Path, require_catalogue: bool = True) -> list[str]:
     """Problems with one nbgrader source notebook, as ``file: message`` lines."""
     nb = read_notebook(path)
     headings = lesson_headings(path.parent.parent.parent / "course" / path.parent.name)
@@ -239,7 +239,7 @@ def lint_release(source_path: Path, release_path: Path) -> list[str]:
     return [f"{release_path}: {p}" for p in problems] + _lint_outputs(release_path, release)
 
 
-def lint_course(root: Path, require_catalogue: bool = False) -> list[str]:
+def lint_course(root: Path, require_catalogue: bool = True) -> list[str]:
     """Every problem in the course's notebooks; empty when all is well.
 
     ``require_catalogue`` also enforces the minimum mistake catalogue (3 per core exercise, 1 per
