@@ -204,10 +204,12 @@ def _worker_stage(root: Path, work: Path) -> Path:
         stage = work / f"stage-{os.getpid()}"
         package_root = Path(__file__).resolve().parent.parent  # an editable install: the course repository
         hide = sandbox.secret_paths([root, package_root]) + [work]
-        slots = KernelSlots(stage, sandbox.prepare_worker(stage, hide))
+        specs = sandbox.prepare_worker(stage, hide)
+        slots = KernelSlots(stage, specs)
         use_slots(slots)
         # the spare of a worker that is done (pool workers skip atexit; a killed worker's
-        # kernels die with it anyway: the sandbox sets their parent-death signal)
+        # kernels die with it anyway: the sandbox sets their parent-death signal), then its cgroups
+        multiprocessing.util.Finalize(slots, sandbox.remove_cgroups, args=(specs,), exitpriority=9)
         multiprocessing.util.Finalize(slots, run_sync(slots.close), exitpriority=10)
     return slots.stage
 
