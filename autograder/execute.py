@@ -91,6 +91,9 @@ class SurvivingExecute(Execute):
             )
         raise DeadKernelError(self._why)
 
+    # nbclient binds its synchronous wrapper to its own coroutine: rebind it to the bounded one
+    execute_cell = run_sync(async_execute_cell)
+
     async def _kill_kernel(self) -> None:
         km = self.km
         if km is None:

@@ -399,6 +399,7 @@ def _make_cgroups(slot: str) -> list[Path]:
         own = _own_cgroup(controller)
         if own is None:
             continue
+        _remove_stale(own)
         folder = own / f"proximal-{os.getpid()}-{slot}"
         try:
             folder.mkdir(exist_ok=True)
@@ -413,6 +414,14 @@ def _make_cgroups(slot: str) -> list[Path]:
             continue
         made.append(folder)
     return made
+
+
+def _remove_stale(own: Path) -> None:
+    """Remove the slot cgroups of grading workers that were killed (their pid is gone)."""
+    for folder in own.glob("proximal-*-[ab]"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            remove_cgroups({"stale": {"cgroups": [str(folder)]}})
 
 
 def remove_cgroups(slots: dict[str, dict]) -> None:
