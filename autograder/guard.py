@@ -5,11 +5,13 @@ kernel (:func:`install`, from :class:`autograder.execute.SurvivingExecute`, with
 notebook never sees). It is a Python *audit hook*, the first and only one, which
 
 * refuses what could watch or rewrite the cells that follow: new audit hooks, ``sys.settrace``,
-  ``sys.setprofile`` (``threading.settrace`` too), and replacing attributes or code of IPython's,
-  ipykernel's and the guard's own classes;
+  ``sys.setprofile`` (``threading.settrace`` too), and replacing the code of IPython's, ipykernel's
+  and the guard's own functions (``f.__code__ = ...``); Python 3.11 raises no audit event for
+  setting a class attribute, so those are put back instead (next point) and caught during tests;
 * at the start of **every** cell (when IPython compiles it), puts back IPython's pristine input
   and AST transformers, event callbacks, compiler and shell methods, import hooks
-  (``sys.meta_path``, ``sys.path_hooks``) and the guard modules in ``sys.modules``, and scrubs
+  (``sys.meta_path``, ``sys.path_hooks``), the attributes of IPython's and ipykernel's classes
+  (``type(shell).run_cell = ...``) and the guard modules in ``sys.modules``, and scrubs
   the sources of earlier test cells (hidden tests) from ``In``, the history and ``linecache``;
 * at the start of every **test** cell also restores the builtins, removes globals of ``__main__``
   that shadow builtins, re-imports the course's helpers from disk, poisons library functions the
@@ -58,6 +60,8 @@ def snapshot() -> None:
 
 def restore() -> None:
     """Undo tampering before a test cell runs (see the module docstring)."""
+    if _installed:  # the hook does all of this itself when the test cell starts
+        return
     if _pristine is not None:
         _restore_builtins(_pristine)
     for name in [n for n in sys.modules if n.split(".")[0] in HELPER_PACKAGES]:

@@ -409,7 +409,9 @@ def _make_cgroups(slot: str) -> list[Path]:
                 if swap.exists():
                     swap.write_text(str(RESIDENT_BYTES))
             elif controller == "pids":
-                (folder / "pids.max").write_text(str(MAX_PROCESSES))
+                # headroom over the per-user limit for the kernel's own threads: a flood of
+                # processes meets RLIMIT_NPROC first, the cgroup bounds what escapes it (root kernels)
+                (folder / "pids.max").write_text(str(MAX_PROCESSES + 128))
         except OSError:
             continue
         made.append(folder)

@@ -36,6 +36,12 @@ if [ "$mode" = bwrap ]; then
     for group in $cgroups; do
       # a kernel that used the slot before is gone: anything of it still counted here goes too
       for pid in $(cat "$group/cgroup.procs"); do kill -KILL "$pid" 2>/dev/null || true; done
+      # and wait until they are gone: dying, they still count against the slot user's process limit
+      tries=0
+      while [ -n "$(cat "$group/cgroup.procs")" ] && [ $tries -lt 500 ]; do
+        sleep 0.01
+        tries=$((tries + 1))
+      done
       echo $$ > "$group/cgroup.procs"
     done
     IFS=$old_ifs

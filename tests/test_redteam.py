@@ -202,7 +202,7 @@ def batch(demo_release, tmp_path_factory, host_server):
         },
     )
     probe = (
-        "import os, socket, urllib.request, threading, http.server\n"
+        "import os, sys, socket, urllib.request, threading, http.server\n"
         "def _visible(path):\n"
         "    try:\n"
         "        return bool(os.listdir(path)) if os.path.isdir(path) else os.path.getsize(path) > 0\n"
@@ -216,7 +216,7 @@ def batch(demo_release, tmp_path_factory, host_server):
         "                    'gradebook snapshot': os.path.abspath('../../../gradebook-snapshot.db'),\n"
         "                    'other students': os.path.abspath('../../../honest'),\n"
         f"                    'second clone': {str(clone)!r}, 'main checkout': '/work/main/solutions',\n"
-        "                    'home': os.path.expanduser('~root'), 'srv': '/srv', 'etc passwd': '/etc/passwd'}.items():\n"
+        "                    'srv': '/srv', 'etc passwd': '/etc/passwd'}.items():\n"
         "    print('PROBE', _name, 'VISIBLE' if _visible(_path) else 'hidden')\n"
         # in the stage: this notebook's folder, and the kernel slots' private folders of which
         # only its own may open (the other is the spare that will run the next submission)
@@ -224,7 +224,9 @@ def batch(demo_release, tmp_path_factory, host_server):
         "_found = []\n"
         "for _top in ('/tmp', '/var', '/srv', '/work', '/root', '/home', '/opt', '/mnt', '/usr/local', '/usr/src'):\n"
         "    for _dir, _subdirs, _files in os.walk(_top):\n"
-        "        _found += [os.path.join(_dir, f) for f in _files if f.endswith('.ipynb') and 'snoop' not in _dir]\n"
+        f"        _found += [os.path.join(_dir, f) for f in _files if f == {NB!r} and 'snoop' not in _dir]\n"
+        "print('PROBE home', 'VISIBLE' if [n for n in os.listdir('/root') if not sys.base_prefix.startswith(f'/root/{n}/')]\n"
+        "      else 'hidden') if os.path.isdir('/root') else print('PROBE home hidden')\n"
         "print('PROBE other copies of the course', f'VISIBLE {_found[:3]}' if _found else 'hidden')\n"
         "_stage = os.listdir('../..')\n"
         "_strangers = [n for n in _stage if n != 'snoop' and not n.startswith('.kernel-')]\n"
@@ -695,10 +697,17 @@ def test_notebook_code_cannot_switch_tests_off(batch, student, expected):
     )
 
 
-def test_forged_completion_is_refused_and_named(batch):
-    """Is a class patch of IPython refused, and is a test cell rewritten into its completion line reported as not completed?"""
-    assert "class patch refused" in outputs(batch, "forged_completion")
-    assert "TestNotCompleted" in error_names(batch, "forged_completion")
+def test_forged_completion_is_undone_and_named(batch):
+    """Is a class patch of IPython undone before the tests, and is a test cell rewritten into its completion line reported as not completed?"""
+    # the class patch (every cell becomes `pass`) is set, but undone at the next cell: every test
+    # cell then ran as the instance patch made it (its completion line alone), which is not the test
+    assert "class patched" in outputs(batch, "forged_completion")
+    tests = {
+        gid: outs
+        for gid, outs in autograded_cells(batch, "forged_completion").items()
+        if gid.endswith("_tests")
+    }
+    assert all(any(o.get("ename") == "TestNotCompleted" for o in outs) for outs in tests.values()), tests
 
 
 def test_tracing_is_refused(batch):
@@ -767,3 +776,46 @@ def test_resident_memory_is_capped(batch):
     assert score(batch, "resident_hog") == (3 if capped else 6)
     line = "; ".join(batch[1].protections)
     assert ("resident memory capped" in line) if capped else ("MISSING: cgroup" in line)
+
+
+ALONE = {
+    "sigint_loop": (
+        {"add_all": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"},
+        1,
+    ),
+    "fork_bomb": (
+        {
+            "add_all": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+        },
+        1,
+    ),
+    "transformer_pass": (
+        {
+            "double": "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n",
+            "add_all": NOTHING,
+            "fib": NOTHING,
+        },
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("student", sorted(ALONE))
+def test_graded_alone_the_same_and_in_bounded_time(demo_release, tmp_path, student):
+    """Graded on its own, does a hostile submission get the same score as in the batch, within the cell limit plus grace of an honest one?"""
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(demo_release, course)
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write(f"\nc.SurvivingExecute.interrupt_grace = {GRACE}\n")
+    answers, expected = ALONE[student]
+    release = course / "exercises" / "00-demo" / NB
+    for name, changes in (("honest", {}), (student, answers)):
+        write_variant(release, course / "submitted" / name / "00-demo" / NB, answers={**CORRECT, **changes})
+    report = grade(course, "00-demo", jobs=1, progress=False)
+    results = {r.student: r for r in report.results}
+    assert results[student].score == expected, results[student].notes
+    assert results["honest"].score == 6
+    # one worker grades both in turn: the hostile one costs at most one cell's limit and grace more
+    assert results[student].seconds < results["honest"].seconds + CELL_TIMEOUT + GRACE + 15, report
