@@ -1,8 +1,10 @@
 """nbgrader preprocessors for what a student sees: no hidden tests in feedback, bounded outputs.
 
 nbgrader's ``ClearHiddenTests`` removes the hidden test *code* from a cell, but the traceback of
-a failing hidden assertion still quotes the lines around it. This preprocessor, run before it,
-cuts such tracebacks down to the error's name and message (the message is written for the learner).
+a failing hidden assertion still quotes the lines around it, and code in the notebook can print
+a test's source. :class:`RedactHiddenTests`, run before it, keeps only the errors of hidden-test
+cells (name and message: the message is written for the learner) and removes any output that
+quotes a hidden test.
 """
 
 from __future__ import annotations
@@ -12,17 +14,72 @@ from traitlets import Bool, Integer, Unicode
 
 
 class RedactHiddenTests(Preprocessor):
-    """Replace the traceback of every cell that holds hidden tests with its last line."""
+    """Keep hidden tests out of the feedback, whatever the notebook printed.
+
+    * a cell that holds hidden tests keeps only its errors, each cut to its name and message
+      (the message is written for the learner); what it printed or displayed is dropped (code in
+      the notebook, called by the test, could print the test);
+    * any output of any cell that quotes a line of a hidden test (code in an answer cell that
+      read a test's source) is replaced by a note.
+    """
 
     enabled = Bool(True)  # nbconvert preprocessors are off unless enabled
     begin_marker = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
+    end_marker = Unicode("END HIDDEN TESTS").tag(config=True)
+    min_line = Integer(12).tag(config=True)  # shorter hidden lines (`)`, `else:`) prove nothing
+
+    def preprocess(self, nb, resources):
+        lines: set[str] = set()
+        for cell in nb.cells:
+            if cell.cell_type == "code" and self.begin_marker in cell.source:
+                lines |= self._hidden_lines(cell.source)
+        self._lines = lines
+        return super().preprocess(nb, resources)
+
+    def _hidden_lines(self, source: str) -> set[str]:
+        found, hidden = set(), False
+        for line in source.splitlines():
+            if self.begin_marker in line:
+                hidden = True
+            elif self.end_marker in line:
+                hidden = False
+            elif hidden and len(line.strip()) >= self.min_line:
+                found.add(line.strip())
+        return found
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and self.begin_marker in cell.source:
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        if cell.cell_type != "code":
+            return cell, resources
+        outputs = cell.get("outputs", [])
+        if self.begin_marker in cell.source:
+            outputs = [o for o in outputs if o.get("output_type") == "error"]
+            for output in outputs:
+                output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        cell["outputs"] = [self._redacted(o) if self._quotes_hidden(o) else o for o in outputs]
         return cell, resources
+
+    def _quotes_hidden(self, output) -> bool:
+        if not getattr(self, "_lines", None):
+            return False
+        parts = [output.get("text", ""), str(output.get("evalue", "")), *output.get("traceback", [])]
+        parts += [
+            v if isinstance(v, str) else "".join(v)
+            for v in output.get("data", {}).values()
+            if isinstance(v, (str, list))
+        ]
+        text = "".join(p if isinstance(p, str) else "".join(p) for p in parts)
+        return any(line in text for line in self._lines)
+
+    @staticmethod
+    def _redacted(output):
+        from nbformat.v4 import new_output
+
+        note = "[output removed by the grader: it quoted hidden tests]\n"
+        if output.get("output_type") == "error":
+            return new_output(
+                "error", ename=output.get("ename", "Error"), evalue=note.strip(), traceback=[note.strip()]
+            )
+        return new_output("stream", name="stdout", text=note)
 
 
 class DropGuardCells(Preprocessor):

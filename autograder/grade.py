@@ -48,6 +48,7 @@ class StudentResult:
     score: float = 0.0
     max_score: float = 0.0
     notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # the worker's time on this submission
 
 
 @dataclass
@@ -65,6 +66,7 @@ class WorkerOutcome:
     private_root: str
     status: str  # "graded"; "empty": nothing gradable, scores 0; "failed": the grader failed, keep any earlier grade
     notes: list[str]
+    seconds: float = 0.0
 
 
 # ---------------------------------------------------------------- checking a submission
@@ -83,12 +85,20 @@ def prepare_submission(submitted: Path, dest: Path, sources: dict[str, Path]) ->
     """
     notes: list[str] = []
     dest.mkdir(parents=True, exist_ok=True)
-    present = sorted(p.name for p in submitted.iterdir()) if submitted.is_dir() else []
-    if not present:
+    # nothing in submitted/ is followed out of it: a linked folder or notebook is not the learner's work
+    linked = submitted.is_symlink() or submitted.parent.is_symlink()
+    present = sorted(p.name for p in submitted.iterdir()) if submitted.is_dir() and not linked else []
+    if linked:
+        notes.append("the submission folder is a symbolic link, not a folder; it scores 0")
+    elif not present:
         notes.append("empty submission: no files were handed in")
     for name, source in sources.items():
         path = submitted / name
-        if not path.is_file():
+        kind = _special_kind(path) if not linked else None
+        if kind is not None:
+            notes.append(f"{name} is {kind}, not a notebook; it scores 0")
+            continue
+        if linked or not path.is_file():
             others = [p for p in present if p.endswith(".ipynb")]
             hint = f" (found {', '.join(others)}: renamed?)" if others else ""
             notes.append(f"{name} is missing{hint}; it scores 0")
@@ -104,14 +114,32 @@ def prepare_submission(submitted: Path, dest: Path, sources: dict[str, Path]) ->
         if name not in sources and name not in NBGRADER_FILES:
             notes.append(f"ignored extra file {name}")
     for name in NBGRADER_FILES:  # nbgrader's own bookkeeping: late penalties, release_feedback
-        if (submitted / name).is_file():
+        if not linked and _special_kind(submitted / name) is None and (submitted / name).is_file():
             shutil.copy(submitted / name, dest / name)
     return notes
 
 
+def _special_kind(path: Path) -> str | None:
+    """What ``path`` is if it exists but is not a regular file (a link is never followed); None otherwise."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    return "a special file (a pipe, socket or device)"
+
+
 def _read_submitted(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
     """The notebook, or None and why it cannot be graded; a note when it needed repair."""
-    raw = path.read_bytes()
+    # O_NOFOLLOW: a link put in place after the check above is refused, not followed
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None, "not a regular file"
+        raw = handle.read()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -141,6 +169,7 @@ def grade_one(
     The notebooks are executed in this worker's stage (see :func:`_worker_stage`), the one folder
     the kernel sees, and moved into the scratch course before the next student's turn.
     """
+    started = time.perf_counter()
     _quiet_worker(Path(work))
     stage = _worker_stage(Path(root), Path(work))
     root_path, private = Path(root), Path(work) / student
@@ -157,7 +186,13 @@ def grade_one(
         {path.name: path for path in source_notebooks(root_path, assignment)},
     )
     if not any((private / "submitted" / student / assignment).glob("*.ipynb")):
-        return WorkerOutcome(student, str(private), "empty", notes + ["nothing gradable was handed in"])
+        return WorkerOutcome(
+            student,
+            str(private),
+            "empty",
+            notes + ["nothing gradable was handed in"],
+            time.perf_counter() - started,
+        )
     config = course_config(
         private,
         CourseDirectory={
@@ -185,12 +220,15 @@ def grade_one(
             fb = api.generate_feedback(assignment, student, force=True)
             if not fb["success"]:
                 notes.append("feedback could not be generated: " + _last_error(fb))
+            _feedback_pages_only(private / "feedback" / student / assignment)
     finally:
         # out of the stage before the next student's kernel runs anything
         if (stage / student).exists():
             (private / "autograded").mkdir(exist_ok=True)
             os.rename(stage / student, private / "autograded" / student)
-    return WorkerOutcome(student, str(private), "graded" if ok else "failed", notes)
+    return WorkerOutcome(
+        student, str(private), "graded" if ok else "failed", notes, time.perf_counter() - started
+    )
 
 
 def _worker_stage(root: Path, work: Path) -> Path:
@@ -200,10 +238,12 @@ def _worker_stage(root: Path, work: Path) -> Path:
         stage = work / f"stage-{os.getpid()}"
         package_root = Path(__file__).resolve().parent.parent  # an editable install: the course repository
         hide = sandbox.secret_paths([root, package_root]) + [work]
-        slots = KernelSlots(stage, sandbox.prepare_worker(stage, hide))
+        specs = sandbox.prepare_worker(stage, hide)
+        slots = KernelSlots(stage, specs)
         use_slots(slots)
         # the spare of a worker that is done (pool workers skip atexit; a killed worker's
-        # kernels die with it anyway: the sandbox sets their parent-death signal)
+        # kernels die with it anyway: the sandbox sets their parent-death signal), then its cgroups
+        multiprocessing.util.Finalize(slots, sandbox.remove_cgroups, args=(specs,), exitpriority=9)
         multiprocessing.util.Finalize(slots, run_sync(slots.close), exitpriority=10)
     return slots.stage
 
@@ -236,7 +276,10 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
     if outcome.status == "failed":  # our failure, not the student's: change nothing
         shutil.rmtree(private, ignore_errors=True)
         return StudentResult(
-            outcome.student, False, notes=outcome.notes + ["not graded; any earlier grade is kept"]
+            outcome.student,
+            False,
+            notes=outcome.notes + ["not graded; any earlier grade is kept"],
+            seconds=outcome.seconds,
         )
     for kind in ("autograded", "feedback"):
         built = private / kind / outcome.student / assignment
@@ -298,10 +341,23 @@ def merge_outcome(root: Path, config, assignment: str, outcome: WorkerOutcome) -
         main.db.commit()
         submission = main.find_submission(assignment, outcome.student)
         result = StudentResult(
-            outcome.student, True, float(submission.score), float(submission.max_score), list(outcome.notes)
+            outcome.student,
+            True,
+            float(submission.score),
+            float(submission.max_score),
+            list(outcome.notes),
+            outcome.seconds,
         )
     shutil.rmtree(private, ignore_errors=True)
     return result
+
+
+def _feedback_pages_only(folder: Path) -> None:
+    """Keep only nbgrader's feedback pages: files the notebook wrote beside itself are not feedback."""
+    for current, _, files in os.walk(folder):
+        for name in files:
+            if not name.endswith(".html") and name not in NBGRADER_FILES:
+                os.unlink(os.path.join(current, name))
 
 
 def _strip_special_files(folder: Path) -> list[str]:
@@ -497,10 +553,13 @@ def _progress(total: int, desc: str, enabled: bool):
 def render_report(report: BatchReport) -> str:
     width = max([len(r.student) for r in report.results] + [7])
     lines = [f"Graded {report.assignment}: {len(report.results)} submission(s) in {report.seconds:.1f} s", ""]
-    lines.append(f"{'student'.ljust(width)}  score     notes")
+    lines.append(f"{'student'.ljust(width)}  score     time    notes")
     for r in report.results:
         score = f"{r.score:g}/{r.max_score:g}" if r.graded or r.max_score else "-"
-        lines.append(f"{r.student.ljust(width)}  {score.ljust(8)}  {'; '.join(r.notes) or 'ok'}")
+        took = f"{r.seconds:.1f} s"
+        lines.append(
+            f"{r.student.ljust(width)}  {score.ljust(8)}  {took.ljust(6)}  {'; '.join(r.notes) or 'ok'}"
+        )
     lines.append("")
     lines.append(f"Grades: {report.csv_path}")
     if report.protections:

@@ -1,16 +1,55 @@
 #!/bin/sh
-# Start a Jupyter kernel for grading, already inside new mount, network and PID namespaces
-# (autograder/sandbox.py runs this under `unshare --mount --net --pid --fork --kill-child`).
+# Start a Jupyter kernel for grading (autograder/sandbox.py writes the kernel spec that runs this).
 #
-#   sandbox_kernel.sh STAGE HIDE_LIST MEMORY_BYTES SECONDS NPROC UID SLOT CONNECTION_FILE [kernel args...]
+#   sandbox_kernel.sh bwrap STAGE UID SLOT CGROUPS CONNECTION_FILE COMMAND... [kernel args...]
 #
-# STAGE is the only grading folder the kernel sees (the grader puts the notebook to grade there);
-# every path listed in HIDE_LIST (one per line) is covered by an empty tmpfs (folders) or
-# /dev/null (files). UID is a user id of this kernel's own: the process limit counts per user, so
-# kernels must not share one. UID 0 means no separate user is possible: the kernel keeps root's
-# id but loses every capability. SLOT names the kernel's private folder, STAGE/.kernel-SLOT
-# (home, connection file, sockets), which only the kernel's user can enter.
+# The allow-list sandbox: this part runs as root on the host. It makes the slot's private folder
+# STAGE/.kernel-SLOT afresh (connection file and sockets; only the kernel's user, UID, may enter),
+# kills whatever is left in the slot's cgroups (CGROUPS: their folders, colon-separated, or -),
+# moves itself into them (everything started from here on is counted there) and runs COMMAND:
+# bubblewrap, then the limits and the kernel, as autograder/sandbox.py built it.
+#
+#   sandbox_kernel.sh unshare STAGE HIDE_LIST MEMORY_BYTES SECONDS NPROC UID SLOT CONNECTION_FILE [kernel args...]
+#
+# The deny-list fallback, without bubblewrap, already inside new mount, network and PID
+# namespaces (`unshare --mount --net --pid --fork --kill-child`): STAGE is the only grading
+# folder the kernel sees; every path listed in HIDE_LIST (one per line) is covered by an empty
+# tmpfs (folders) or /dev/null (files). UID 0 means no separate user is possible: the kernel
+# keeps root's id but loses every capability.
 set -eu
+mode=$1
+shift
+
+if [ "$mode" = bwrap ]; then
+  stage=$1 uid=$2 slot=$3 cgroups=$4 connection=$5
+  shift 5
+  private="$stage/.kernel-$slot"
+  rm -rf "$private"
+  mkdir -m 700 "$private"
+  cp "$connection" "$private/connection.json"
+  if [ "$uid" != 0 ]; then
+    chown -R "$uid:$uid" "$private"
+  fi
+  if [ "$cgroups" != - ]; then
+    old_ifs=$IFS
+    IFS=:
+    for group in $cgroups; do
+      # a kernel that used the slot before is gone: anything of it still counted here goes too
+      for pid in $(cat "$group/cgroup.procs"); do kill -KILL "$pid" 2>/dev/null || true; done
+      # and wait until they are gone: dying, they still count against the slot user's process limit
+      tries=0
+      while [ -n "$(cat "$group/cgroup.procs")" ] && [ $tries -lt 500 ]; do
+        sleep 0.01
+        tries=$((tries + 1))
+      done
+      echo $$ > "$group/cgroup.procs"
+    done
+    IFS=$old_ifs
+  fi
+  umask 022  # the folders bubblewrap makes for the view must be enterable by the kernel's user
+  exec "$@"
+fi
+
 stage=$1 hide_list=$2 memory=$3 seconds=$4 nproc=$5 uid=$6 slot=$7 connection=$8
 shift 8
 
