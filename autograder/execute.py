@@ -65,7 +65,9 @@ class SurvivingExecute(Execute):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         """nbclient's cell execution, bounded: timeout + grace, and never past the notebook's deadline."""
-        limit = self._get_timeout(cell)
+        # nbclient's own rule for a cell's limit (timeout_func, else timeout; 0 or less: none)
+        limit = self.timeout_func(cell) if self.timeout_func is not None else self.timeout
+        limit = limit if limit and limit > 0 else None
         left = self._deadline - time.monotonic()
         bound = min(left, limit + self.interrupt_grace if limit is not None else float("inf"))
         if bound == float("inf"):
@@ -99,7 +101,7 @@ class SurvivingExecute(Execute):
         if km is None:
             return
         try:
-            await asyncio.wait_for(km._async_shutdown_kernel(now=True), timeout=10)
+            await asyncio.wait_for(km.shutdown_kernel(now=True), timeout=10)
         except Exception:  # noqa: BLE001  (killing a hung kernel is best effort; the process group comes next)
             provisioner = getattr(km, "provisioner", None)
             process = getattr(provisioner, "process", None)

@@ -404,7 +404,7 @@ def _stop_notebook_threads(state: _State) -> None:
             import ctypes
 
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit)
+                ctypes.c_ulong(thread.ident or 0), ctypes.py_object(SystemExit)
             )
 
 

@@ -570,6 +570,6 @@ def test_check_on_a_hub_runs_the_visible_tests_of_the_release(tmp_path, monkeypa
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
     check_on_hub(home / NB)
     out = capsys.readouterr().out
-    assert "make_tea" in out and "not attempted yet" in out, out
+    assert "make_tea" in out and "not started" in out, out
     assert "Total: 0/" in out, out
     assert "submit_and_grade()" in out

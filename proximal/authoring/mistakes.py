@@ -20,6 +20,7 @@ full marks or is not named.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from dataclasses import dataclass, field
@@ -114,18 +115,20 @@ class _Kernel:
             resources={"metadata": {"path": str(cwd)}},
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
-        self._context = None
+        self._context: contextlib.AbstractContextManager | None = None
 
     def __enter__(self) -> _Kernel:
         self._env = os.environ.get(CHECKING_ENV)
         os.environ[CHECKING_ENV] = "1"  # the notebook's own check() returns at once
-        self._context = self.client.setup_kernel()
-        self._context.__enter__()
+        context = self.client.setup_kernel()
+        context.__enter__()
+        self._context = context
         return self
 
     def __exit__(self, *exc) -> None:
         try:
-            self._context.__exit__(*exc)
+            if self._context is not None:
+                self._context.__exit__(*exc)
         finally:
             if self._env is None:
                 os.environ.pop(CHECKING_ENV, None)

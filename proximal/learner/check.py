@@ -229,7 +229,9 @@ def summarise(
 
 def answer_sources(nb: NotebookNode, source: NotebookNode) -> dict[str, str]:
     """Exercise name -> the code of its answer cell in ``nb`` (matched to ``source`` by grade id)."""
-    names = {grade_id(c): proximal_meta(c).get("exercise") for c in source.cells if is_answer_cell(c)}
+    names: dict[str | None, str] = {
+        grade_id(c): str(proximal_meta(c).get("exercise")) for c in source.cells if is_answer_cell(c)
+    }
     return {names[grade_id(c)]: c.source for c in nb.cells if grade_id(c) in names and names[grade_id(c)]}
 
 
@@ -247,7 +249,7 @@ def find_cascades(results: list[ExerciseResult], source: NotebookNode, answers: 
     tests: dict[str, str] = {}
     for cell in source.cells:
         if is_test_cell(cell):
-            name = proximal_meta(cell).get("exercise")
+            name = str(proximal_meta(cell).get("exercise"))
             tests[name] = tests.get(name, "") + "\n" + cell.source
     failing = [r.name for r in results if not r.passed and r.max_points > 0]
     for result in results:
@@ -291,9 +293,13 @@ def run_check(notebook: str | os.PathLike[str], timeout: int | None = None) -> C
     """
     path = Path(notebook).resolve()
     root = find_course_root(path.parent)
-    source_path = source_for(path, root)
+    return check_against(path, read_notebook(source_for(path, root)), root, timeout)
+
+
+def check_against(path: Path, source: NotebookNode, root: Path, timeout: int | None = None) -> CheckReport:
+    """Check the saved notebook at ``path`` against the tests of ``source`` (the nbgrader source, or a
+    release when only the visible tests are at hand, as on a workshop hub)."""
     learner = read_notebook(path)
-    source = read_notebook(source_path)
     overrides: dict = {"Execute": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}}
     if timeout is not None:
         overrides["Execute"]["timeout"] = timeout

@@ -191,8 +191,8 @@ def hints(exercise: str, notebook: str | None = None) -> None:
         return None
     from proximal import _current_notebook
 
-    path = notebook or _current_notebook()
-    if path is None:
+    found_path = notebook or _current_notebook()
+    if found_path is None:
         print(f"Could not tell which notebook this is; in a terminal: proximal hint NOTEBOOK {exercise}")
         return None
     try:
@@ -200,12 +200,16 @@ def hints(exercise: str, notebook: str | None = None) -> None:
         from IPython import get_ipython
         from IPython.display import Markdown, display
     except ImportError:
-        print(f"(no widgets here: in a terminal, `proximal hint {path} {exercise}` shows the next hint)")
+        print(
+            f"(no widgets here: in a terminal, `proximal hint {found_path} {exercise}` shows the next hint)"
+        )
         return None
     if get_ipython() is None or not hasattr(get_ipython(), "kernel"):
-        print(f"(no widgets here: in a terminal, `proximal hint {path} {exercise}` shows the next hint)")
+        print(
+            f"(no widgets here: in a terminal, `proximal hint {found_path} {exercise}` shows the next hint)"
+        )
         return None
-    path = Path(path)
+    path = Path(found_path)
     found = load_hints(path, exercise)
     if not found:
         print(f"(no hints for {exercise})")

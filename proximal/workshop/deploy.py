@@ -14,6 +14,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from autograder.notebooks import CourseError
@@ -135,7 +136,7 @@ def sync_course(layout: Layout, course_repo: Path, module: str | None = None) ->
             shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
 
 
-def add_users(layout: Layout, learners: list[str] = (), instructors: list[str] = ()) -> list[str]:
+def add_users(layout: Layout, learners: Sequence[str] = (), instructors: Sequence[str] = ()) -> list[str]:
     """Create the Unix users that do not exist yet and write their Jupyter settings; return the new ones."""
     _require_root()
     roster = layout.roster()

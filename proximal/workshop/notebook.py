@@ -21,9 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from autograder.guard import insert_guards
-from autograder.merge import merge
-from autograder.notebooks import CourseError, read_notebook
+from autograder.notebooks import CourseError, find_course_root, read_notebook
 
 SUBMITTED = re.compile(r"Submitted as: \S+ (?P<module>\S+) (?P<timestamp>.+)$", re.MULTILINE)
 
@@ -45,16 +43,11 @@ def released_copy(notebook: Path) -> Path:
 
 def check_on_hub(notebook: str | os.PathLike[str]) -> None:
     """Run the visible tests of the saved notebook and print the table; offer the hidden ones."""
-    from proximal.learner.check import CheckReport, execute, render, score, summarise
+    from proximal.learner.check import check_against, render
 
     path = Path(notebook).resolve()
     released = read_notebook(released_copy(path))
-    merged, notes = merge(read_notebook(path), released)
-    run = execute(insert_guards(merged), path.parent)
-    problems = list(notes)
-    if run.died_at is not None:
-        problems.append("the kernel died while running the notebook; the tests after that point did not run")
-    print(render(CheckReport(path, summarise(score(run, released), released), problems)))
+    print(render(check_against(path, released, find_course_root(path.parent))))
     print(
         "\nThese were the visible tests. For the hidden ones and your grade, save the notebook and run:\n"
         "    from proximal.workshop.notebook import submit_and_grade\n    submit_and_grade()"
@@ -126,7 +119,9 @@ def render_result(result: dict, notebook_name: str) -> str:
     """The check's table for a graded submission."""
     from proximal.learner.check import CheckReport, ExerciseResult, render
 
-    rows = next((nb["exercises"] for nb in result["notebooks"] if nb["name"] == notebook_name), [])
+    rows: list[dict] = next(
+        (nb["exercises"] for nb in result["notebooks"] if nb["name"] == notebook_name), []
+    )
     exercises = [
         ExerciseResult(
             r["name"],
