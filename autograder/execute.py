@@ -156,7 +156,8 @@ class SurvivingExecute(Execute):
                 )
                 cell.outputs.append(_error(why))
                 return cell, resources
-        cell.outputs = [_error(f"not run: the kernel had died in an earlier cell ({self._why or 'it died'})")]
+        why = f" ({self._why})" if self._why else ""
+        cell.outputs = [_error(f"not run: the kernel had died in an earlier cell{why}")]
         return cell, resources
 
     def _run_test_cell(self, cell, resources, index):

@@ -35,10 +35,12 @@ def comparable_notebook(nb: nbformat.NotebookNode) -> dict:
 
 
 def comparable_html(page: str) -> str:
-    """The feedback page's content: no style sheets or scripts (nbconvert's template), no ids, no timestamps."""
+    """The feedback page's content: no style sheets or scripts (nbconvert's template), no ids, timestamps or prompts."""
     page = re.sub(r"<style.*?</style>|<script.*?</script>", "", page, flags=re.S)
     page = re.sub(r'\s(id|data-cell-id)="[^"]*"', "", page)
     page = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?", "<timestamp>", page)
+    # a cell that kills its kernel may or may not have got its execution count back: a race, not a change
+    page = re.sub(r"In&nbsp;\[\d*\]:|In \[[\d ]*\]:", "In [ ]:", page)
     return "\n".join(line.rstrip() for line in page.splitlines() if line.strip())
 
 
