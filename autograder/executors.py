@@ -21,6 +21,7 @@ leaves every recorded student as recorded; running it again regrades the batch.
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import concurrent.futures as futures
 import io
@@ -186,6 +187,7 @@ def _worker_folder() -> Path:
             _base = Path(tempfile.mkdtemp(prefix="proximal-dask-"))
             # kernels run as another user: they must pass through to the stage (work/ is hidden from them)
             os.chmod(_base, 0o711)
+            atexit.register(shutil.rmtree, _base, True)
             (_base / "work").mkdir()
         return _base / "work"
 
@@ -314,6 +316,8 @@ class DaskPool:
             raise CourseError("The Dask cluster has no workers.")
         good = [r["protections"] for _, r in sorted(reports.items()) if not r["missing"]]
         self.protections = good[0] if good else []
+        # tasks go to these while any is up (a loose restriction: workers that join later take over)
+        self.able = sorted(address for address, r in reports.items() if not r["missing"])
         lines = []
         for address, report in sorted(reports.items()):
             if report["missing"]:
@@ -353,6 +357,8 @@ class DaskPool:
             key=f"grade-{assignment}-{student}-{uuid.uuid4().hex[:8]}",
             retries=self.retries,
             pure=False,
+            workers=self.able,
+            allow_other_workers=True,
         )
         return _PackedResult(task, student, Path(work), self)
 
