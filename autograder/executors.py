@@ -380,11 +380,9 @@ class _PackedResult:
         return hash(self.task.key)
 
     def result(self) -> WorkerOutcome:
-        from asyncio import CancelledError
-
         try:
             data = self.task.result()
-        except CancelledError:  # a BaseException: the batch's error handling would not see it
+        except futures.CancelledError:  # Dask's words for it name no student: say what happened
             raise RuntimeError("the cluster lost this task (was the scheduler stopped?)") from None
         private = self.work / self.student
         if private.exists():
