@@ -21,7 +21,6 @@ leaves every recorded student as recorded; running it again regrades the batch.
 
 from __future__ import annotations
 
-import atexit
 import builtins
 import concurrent.futures as futures
 import io
@@ -180,14 +179,20 @@ def grade_packed(course: bytes, assignment: str, student: str, submission: bytes
 
 
 def _worker_folder() -> Path:
-    """This worker process's own grading folder, made on its first task (a temporary folder)."""
+    """This worker process's own grading folder, made on its first task in the worker's local directory.
+
+    Dask removes that directory when the worker stops (and a killed worker's at the next start).
+    """
     global _base
     with _pool_lock:
         if _base is None:
-            _base = Path(tempfile.mkdtemp(prefix="proximal-dask-"))
+            from distributed import get_worker
+
+            local = Path(get_worker().local_directory)
+            _base = Path(tempfile.mkdtemp(prefix="proximal-", dir=local))
             # kernels run as another user: they must pass through to the stage (work/ is hidden from them)
-            os.chmod(_base, 0o711)
-            atexit.register(shutil.rmtree, _base, True)
+            for folder in (local, _base):
+                os.chmod(folder, os.stat(folder).st_mode | 0o111)
             (_base / "work").mkdir()
         return _base / "work"
 
