@@ -27,6 +27,10 @@ c.Execute.raise_on_iopub_timeout = False
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 50
 
+# Where `proximal grade` grades: "" is this machine; a Dask scheduler's address (tcp://HOST:8786) is
+# that cluster's workers (docs/instructor.md, "Grading on a Dask cluster"); --scheduler overrides it.
+c.GradeBatch.scheduler = ""
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 # nbgrader's own preprocessor lists, extended (not copied: a step a newer nbgrader adds is kept).

@@ -15,7 +15,6 @@ adds what it lacks for a batch:
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import hashlib
 import json
 import multiprocessing
@@ -58,6 +57,7 @@ class BatchReport:
     csv_path: Path
     seconds: float
     protections: list[str] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)  # cluster workers that lack something, one line each
 
 
 @dataclass
@@ -448,8 +448,13 @@ def grade(
     csv_path: Path | None = None,
     feedback: bool = True,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> BatchReport:
-    """Autograde every submission of ``assignment`` (or only ``students``), then export the CSV."""
+    """Autograde every submission of ``assignment`` (or only ``students``), then export the CSV.
+
+    ``scheduler``: a Dask scheduler's address, whose workers grade the batch ("" : this machine;
+    None: ``GradeBatch.scheduler`` in nbgrader_config.py decides, see :mod:`autograder.executors`).
+    """
     started = time.perf_counter()
     root = root.resolve()
     if not (root / "solutions" / assignment).is_dir():
@@ -470,17 +475,13 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="proximal-grade-") as work:
         snapshot = Path(work) / "gradebook-snapshot.db"
         _snapshot_db(config.CourseDirectory.db_url, snapshot)
-        bar = _progress(len(names), f"Grading {assignment}", progress)
-        # spawn: workers must not inherit the main process's open gradebook connections
-        context = multiprocessing.get_context("spawn")
-        with futures.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=context, initializer=sandbox.adopt, initargs=(sandbox.probe(),)
-        ) as pool:
-            pending = {
-                pool.submit(grade_one, str(root), assignment, s, str(snapshot), work, feedback): s
-                for s in names
-            }
-            for done in futures.as_completed(pending):
+        # this machine's process pool, or a Dask cluster's workers (autograder.executors)
+        from autograder.executors import open_pool
+
+        with open_pool(config, root, assignment, snapshot, jobs, scheduler) as pool:
+            bar = _progress(len(names), f"Grading {assignment}", progress)
+            pending = {pool.submit(str(root), assignment, s, str(snapshot), work, feedback): s for s in names}
+            for done in pool.as_completed(pending):
                 student = pending[done]
                 try:
                     outcome = done.result()
@@ -503,12 +504,15 @@ def grade(
                             )
                         )
                 bar.update(1)
-        bar.close()
+            bar.close()
+            protections, workers = pool.protections, pool.workers
 
     csv_path = csv_path or root / "grades.csv"
     export_csv(config, csv_path)
     results.sort(key=lambda r: r.student)
-    return BatchReport(assignment, results, csv_path, time.perf_counter() - started, sandbox.protections())
+    return BatchReport(
+        assignment, results, csv_path, time.perf_counter() - started, protections, workers=workers
+    )
 
 
 def _snapshot_db(db_url: str, dest: Path) -> None:
@@ -564,4 +568,5 @@ def render_report(report: BatchReport) -> str:
     lines.append(f"Grades: {report.csv_path}")
     if report.protections:
         lines.append("Sandbox: " + "; ".join(report.protections))
+    lines += [f"Worker {line}" for line in report.workers]
     return "\n".join(lines)

@@ -134,6 +134,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         students=args.student or None,
         csv_path=Path(args.csv) if args.csv else None,
         feedback=not args.no_feedback,
+        scheduler=args.scheduler,
     )
     print(render_report(report))
     return 0
@@ -197,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--csv", help="where to write the grades (default: grades.csv in the course folder)")
     grade.add_argument("--course-dir", help="the course folder (default: found from the current folder)")
     grade.add_argument("--no-feedback", action="store_true", help="skip generating HTML feedback")
+    grade.add_argument(
+        "--scheduler",
+        default=None,
+        help="grade on the Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786; '' for this machine "
+        "(default: GradeBatch.scheduler in nbgrader_config.py, else this machine)",
+    )
     grade.set_defaults(func=_cmd_grade)
 
     release = sub.add_parser("release", help="regenerate exercises/ from solutions/")
