@@ -30,6 +30,8 @@ c.LimitOutput.max_traceback = 50
 # Where `proximal grade` grades: "" is this machine; a Dask scheduler's address (tcp://HOST:8786) is
 # that cluster's workers (docs/instructor.md, "Grading on a Dask cluster"); --scheduler overrides it.
 c.GradeBatch.scheduler = ""
+# Submissions graded at once on this machine (0: one per core); --jobs overrides it.
+c.GradeBatch.jobs = 0
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 

@@ -34,8 +34,9 @@ import threading
 import time
 import types
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Configurable
@@ -48,6 +49,10 @@ from autograder.notebooks import CourseError, source_notebooks
 class GradeBatch(Configurable):
     """How ``proximal grade`` spreads a batch over processes or machines."""
 
+    jobs = Integer(
+        0,
+        help="Submissions graded at once on this machine (0: one per core). `proximal grade --jobs` overrides it.",
+    ).tag(config=True)
     scheduler = Unicode(
         "",
         help=(
@@ -258,7 +263,7 @@ def _worker_report() -> dict:
     return {"missing": [], "protections": worker_sandbox.protections()}
 
 
-def _portable(function: types.FunctionType) -> types.FunctionType:
+def _portable(function: Callable[..., Any]) -> types.FunctionType:
     """A copy of ``function`` that cloudpickle sends by value (its module is not importable by that name)."""
     return types.FunctionType(
         function.__code__, {"__builtins__": builtins, "__name__": "proximal_worker_probe"}, function.__name__

@@ -452,6 +452,7 @@ def grade(
 ) -> BatchReport:
     """Autograde every submission of ``assignment`` (or only ``students``), then export the CSV.
 
+    ``jobs``: submissions graded at once on this machine (None: ``GradeBatch.jobs``, else the cores).
     ``scheduler``: a Dask scheduler's address, whose workers grade the batch ("" : this machine;
     None: ``GradeBatch.scheduler`` in nbgrader_config.py decides, see :mod:`autograder.executors`).
     """
@@ -469,7 +470,9 @@ def grade(
         raise CourseError(
             f"No submission folder for {', '.join(missing)} under submitted/<student>/{assignment}/."
         )
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names) or 1))
+    from autograder.executors import GradeBatch
+
+    jobs = max(1, min(jobs or GradeBatch(config=config).jobs or os.cpu_count() or 1, len(names) or 1))
 
     results: list[StudentResult] = []
     with tempfile.TemporaryDirectory(prefix="proximal-grade-") as work:

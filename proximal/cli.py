@@ -193,7 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("assignment", help="assignment id, e.g. 01-asyncio")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grade.add_argument(
-        "--jobs", type=int, default=None, help="submissions graded at once (default: number of cores)"
+        "--jobs",
+        type=int,
+        default=None,
+        help="submissions graded at once (default: GradeBatch.jobs in nbgrader_config.py, else the number of cores)",
     )
     grade.add_argument("--csv", help="where to write the grades (default: grades.csv in the course folder)")
     grade.add_argument("--course-dir", help="the course folder (default: found from the current folder)")
