@@ -85,7 +85,8 @@ def learner_result(layout: Layout, student: str, module: str) -> dict | None:
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    from proximal.learner.check import Execution, score, summarise
+    from autograder.pipeline import score
+    from proximal.learner.check import cell_results, summarise
 
     db = layout.course / "gradebook.db"
     if not db.is_file():
@@ -104,7 +105,7 @@ def learner_result(layout: Layout, student: str, module: str) -> dict | None:
         for e in Ledger(layout.ledger).events()
         if e["event"] == "graded" and e["student"] == student and e["assignment"] == module
     ]
-    out = {
+    out: dict = {
         "student": student,
         "module": module,
         "score": total,
@@ -120,8 +121,7 @@ def learner_result(layout: Layout, student: str, module: str) -> dict | None:
         if not autograded.is_file():
             continue
         nb, source = read_notebook(autograded), read_notebook(source_path)
-        run = Execution(nb, set(range(len(nb.cells))))
-        rows = summarise(score(run, source), source)
+        rows = summarise(cell_results(score(nb)), source)
         out["notebooks"].append(
             {
                 "name": source_path.name,

@@ -41,7 +41,7 @@ class Entry:
 
 def scan(inbound: Path) -> list[Entry]:
     """Every complete submission in ``inbound`` (it has its timestamp.txt), oldest first."""
-    found = []
+    found: list[Entry] = []
     if not inbound.is_dir():
         return found
     for folder in inbound.iterdir():

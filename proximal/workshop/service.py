@@ -258,7 +258,7 @@ def main() -> int:
         os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{layout.settings().grader_port}")
     )
     grader = Grader(layout)
-    HTTPServer(make_app(layout, grader, prefix)).listen(url.port, url.hostname)
+    HTTPServer(make_app(layout, grader, prefix)).listen(url.port or 80, url.hostname)
     loop = IOLoop.current()
     loop.spawn_callback(grader.run)
     log.info("grading service on %s%s", url.geturl(), prefix)
