@@ -40,7 +40,7 @@ def comparable_html(page: str) -> str:
     page = re.sub(r'\s(id|data-cell-id)="[^"]*"', "", page)
     page = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?", "<timestamp>", page)
     # a cell that kills its kernel may or may not have got its execution count back: a race, not a change
-    page = re.sub(r"In&nbsp;\[\d*\]:|In \[[\d ]*\]:", "In [ ]:", page)
+    page = re.sub(r"In(?:&nbsp;|\s)*\[(?:\d|&nbsp;|\s)*\]:", "In [ ]:", page)  # \s covers nbconvert's U+00A0
     return "\n".join(line.rstrip() for line in page.splitlines() if line.strip())
 
 
