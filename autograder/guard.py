@@ -37,6 +37,7 @@ import builtins
 import hashlib
 import hmac
 import linecache
+import random
 import sys
 import threading
 import types
@@ -241,13 +242,29 @@ class _State:
                     self.codes[value] = value.__code__
 
 
+def _only_prngs(objects: object) -> bool:
+    """Are these the arguments of a ``gc.get_referrers`` that can only find who holds a PRNG?
+
+    Hypothesis calls ``gc.get_referrers(r)`` once per thread on a ``random.Random`` it registers.
+    The guard holds no PRNG, so the holders of one cannot lead to the key.
+    ``type()``, unlike ``isinstance``, cannot be fooled by a ``__class__`` property.
+    """
+    return (
+        type(objects) is tuple
+        and len(objects) > 0
+        and all(issubclass(type(o), random.Random) for o in objects)
+    )
+
+
 def _make_hook(state: _State) -> None:
     def hook(event: str, args: tuple) -> None:
         if event == "sys.addaudithook":
             raise RuntimeError("no audit hooks while grading")
         if event in ("sys.settrace", "sys.setprofile"):
             raise RuntimeError(f"{event} is not allowed while grading")
-        if event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents"):
+        if event == "gc.get_referrers" and args and _only_prngs(args[0]):
+            pass  # Hypothesis asks whether a PRNG it registers is referenced (register_random)
+        elif event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents"):
             raise RuntimeError(f"{event} is not allowed while grading")
         if event in ("object.__setattr__", "object.__delattr__") and not state.restoring and args:
             if _protected(state, args[0], args[1] if len(args) > 1 else ""):

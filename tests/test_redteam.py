@@ -353,7 +353,16 @@ def submit_hostile(submit, course: Path) -> None:
             "        _set(_tracer)\n"
             "        print('trace set')\n"
             "    except RuntimeError:\n"
-            "        print('trace refused')\n" + WRONG["double"]
+            "        print('trace refused')\n"
+            "import gc, random\n"
+            "for _look in (gc.get_objects, lambda: gc.get_referrers(globals()), lambda: gc.get_referents(sys)):\n"
+            "    try:\n"
+            "        _look()\n"
+            "        print('gc answered')\n"
+            "    except RuntimeError:\n"
+            "        print('gc refused')\n"
+            "gc.get_referrers(random.Random())\n"
+            "print('prng holders answered')\n" + WRONG["double"]
         },
     )
     submit(
@@ -711,8 +720,11 @@ def test_forged_completion_is_undone_and_named(batch):
 
 
 def test_tracing_is_refused(batch):
-    """Are sys.settrace and sys.setprofile refused inside a graded kernel?"""
-    assert outputs(batch, "tracer").count("trace refused") == 2
+    """Are sys.settrace, sys.setprofile and the gc's object walks refused inside a graded kernel, while Hypothesis' question (who holds this PRNG?) is answered?"""
+    printed = outputs(batch, "tracer")
+    assert printed.count("trace refused") == 2
+    assert printed.count("gc refused") == 3 and "gc answered" not in printed
+    assert "prng holders answered" in printed
 
 
 def test_a_linked_notebook_is_not_followed(batch):
