@@ -43,6 +43,7 @@ from traitlets.config import Configurable
 
 from autograder import sandbox
 from autograder.grade import NBGRADER_FILES, WorkerOutcome, grade_one
+from autograder.nbgrader_env import course_config
 from autograder.notebooks import CourseError, source_notebooks
 
 
@@ -137,7 +138,14 @@ _pool_lock = threading.Lock()
 _base: Path | None = None
 
 
-def grade_packed(course: bytes, assignment: str, student: str, submission: bytes, feedback: bool) -> bytes:
+def grade_packed(
+    course: bytes,
+    assignment: str,
+    student: str,
+    submission: bytes,
+    feedback: bool,
+    overrides: dict[str, dict] | None = None,
+) -> bytes:
     """Grade one packed submission on this (Dask) worker; the packed result (a Dask task).
 
     ``course`` comes from :func:`pack_course`, ``submission`` from :func:`pack_submission`. The
@@ -158,6 +166,7 @@ def grade_packed(course: bytes, assignment: str, student: str, submission: bytes
             str(task_root / "gradebook.db"),
             str(work),
             feedback,
+            overrides,
         )
         try:
             outcome = job.result()
@@ -173,7 +182,9 @@ def grade_packed(course: bytes, assignment: str, student: str, submission: bytes
             "status": outcome.status,
             "notes": outcome.notes,
             "worker": get_worker().address,
-            "protections": sandbox.protections(),
+            "protections": sandbox.protections(
+                sandbox.SandboxLimits(config=course_config(task_root, **(overrides or {})))
+            ),
         }
         (private / "outcome.json").write_text(json.dumps(header))
         result = pack(private, ["outcome.json", *RESULT_PARTS])
@@ -243,8 +254,8 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _worker_report() -> dict:
-    """What a worker can do: which course packages it lacks, and its sandbox's protections.
+def _worker_report(limits: dict) -> dict:
+    """What a worker can do: which course packages it lacks, and its sandbox's protections under ``limits``.
 
     Sent to workers by value (see :func:`_portable`): it must run where ``autograder`` is missing.
     """
@@ -260,7 +271,7 @@ def _worker_report() -> dict:
     from autograder import sandbox as worker_sandbox  # noqa: PLC0415
 
     worker_sandbox.probe()
-    return {"missing": [], "protections": worker_sandbox.protections()}
+    return {"missing": [], "protections": worker_sandbox.protections(worker_sandbox.SandboxLimits(**limits))}
 
 
 def _portable(function: Callable[..., Any]) -> types.FunctionType:
@@ -276,7 +287,7 @@ def _portable(function: Callable[..., Any]) -> types.FunctionType:
 class LocalPool:
     """This machine's grading processes (``jobs`` of them): the default."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, limits: sandbox.SandboxLimits) -> None:
         # spawn: workers must not inherit the main process's open gradebook connections
         self.pool = futures.ProcessPoolExecutor(
             max_workers=jobs,
@@ -285,7 +296,7 @@ class LocalPool:
             initargs=(sandbox.probe(),),
         )
         self.workers: list[str] = []
-        self.protections = sandbox.protections()
+        self.protections = sandbox.protections(limits)
 
     def __enter__(self) -> LocalPool:
         return self
@@ -306,22 +317,30 @@ class DaskPool:
     """The workers of a Dask cluster, given by its scheduler's address."""
 
     def __init__(
-        self, scheduler: str, root: Path, assignment: str, snapshot: Path, retries: int, timeout: float
+        self,
+        scheduler: str,
+        root: Path,
+        assignment: str,
+        snapshot: Path,
+        settings: GradeBatch,
+        limits: sandbox.SandboxLimits,
     ) -> None:
         from distributed import Client
 
         try:
-            self.client = Client(scheduler, timeout=timeout, set_as_default=False)
+            self.client = Client(scheduler, timeout=settings.connect_timeout, set_as_default=False)
         except OSError as exc:
             raise CourseError(f"No Dask scheduler answered at {scheduler}: {exc}") from None
-        self.retries = retries
-        self.workers = self._check_workers()
+        self.retries = settings.retries
+        self.workers = self._check_workers(
+            {name: getattr(limits, name) for name in limits.trait_names(config=True)}
+        )
         # a task, not scattered data: the scheduler keeps it and can make it again if its workers die
         self.course = self.client.submit(bytes, pack_course(root, assignment, snapshot), pure=False)
 
-    def _check_workers(self) -> list[str]:
+    def _check_workers(self, limits: dict) -> list[str]:
         """One line per worker that cannot grade, or grades with less protection than it should."""
-        reports = self.client.run(_portable(_worker_report))
+        reports = self.client.run(_portable(_worker_report), limits)
         if not reports:
             raise CourseError("The Dask cluster has no workers.")
         good = [r["protections"] for _, r in sorted(reports.items()) if not r["missing"]]
@@ -355,7 +374,16 @@ class DaskPool:
     def __exit__(self, *exc) -> None:
         self.client.close()
 
-    def submit(self, root: str, assignment: str, student: str, snapshot: str, work: str, feedback: bool):
+    def submit(
+        self,
+        root: str,
+        assignment: str,
+        student: str,
+        snapshot: str,
+        work: str,
+        feedback: bool,
+        overrides: dict[str, dict] | None = None,
+    ):
         """``grade_one``'s arguments, as for :class:`LocalPool`: the submission is packed and sent as one task."""
         task = self.client.submit(
             grade_packed,
@@ -364,6 +392,7 @@ class DaskPool:
             student,
             pack_submission(Path(root), assignment, student),
             feedback,
+            overrides,
             key=f"grade-{assignment}-{student}-{uuid.uuid4().hex[:8]}",
             retries=self.retries,
             pure=False,
@@ -410,5 +439,5 @@ def open_pool(
     settings = GradeBatch(config=config)
     address = settings.scheduler if scheduler is None else scheduler
     if not address:
-        return LocalPool(jobs)
-    return DaskPool(address, root, assignment, snapshot, settings.retries, settings.connect_timeout)
+        return LocalPool(jobs, sandbox.SandboxLimits(config=config))
+    return DaskPool(address, root, assignment, snapshot, settings, sandbox.SandboxLimits(config=config))

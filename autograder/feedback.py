@@ -24,9 +24,17 @@ class RedactHiddenTests(Preprocessor):
     """
 
     enabled = Bool(True)  # nbconvert preprocessors are off unless enabled
-    begin_marker = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
-    end_marker = Unicode("END HIDDEN TESTS").tag(config=True)
-    min_line = Integer(12).tag(config=True)  # shorter hidden lines (`)`, `else:`) prove nothing
+    begin_marker = Unicode(
+        "BEGIN HIDDEN TESTS", help="The comment that opens a hidden-test block (nbgrader's marker)."
+    ).tag(config=True)
+    end_marker = Unicode(
+        "END HIDDEN TESTS", help="The comment that closes a hidden-test block (nbgrader's marker)."
+    ).tag(config=True)
+    min_line = Integer(
+        12,
+        help="Shortest hidden-test line whose appearance in an output counts as a leak "
+        "(shorter ones, such as `)` or `else:`, prove nothing).",
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
         lines: set[str] = set()
@@ -101,8 +109,12 @@ class CapOutputs(Preprocessor):
     """
 
     enabled = Bool(True)
-    max_chars = Integer(20_000).tag(config=True)
-    max_image_bytes = Integer(2_000_000).tag(config=True)
+    max_chars = Integer(
+        20_000, help="Characters kept of one text output (nbgrader's LimitOutput counts lines only)."
+    ).tag(config=True)
+    max_image_bytes = Integer(
+        2_000_000, help="Largest image output kept in the autograded notebook and the feedback, in bytes."
+    ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         for output in cell.get("outputs", []):

@@ -162,22 +162,31 @@ def _read_submitted(path: Path) -> tuple[nbformat.NotebookNode | None, str | Non
 
 
 def grade_one(
-    root: str, assignment: str, student: str, snapshot: str, work: str, feedback: bool
+    root: str,
+    assignment: str,
+    student: str,
+    snapshot: str,
+    work: str,
+    feedback: bool,
+    overrides: dict[str, dict] | None = None,
 ) -> WorkerOutcome:
     """Autograde one student in a private scratch course (runs in a worker process).
 
     The notebooks are executed in this worker's stage (see :func:`_worker_stage`), the one folder
     the kernel sees, and moved into the scratch course before the next student's turn.
+    ``overrides`` are settings given on the command line, by section (``{"SandboxLimits": {...}}``).
     """
     started = time.perf_counter()
     _quiet_worker(Path(work))
-    stage = _worker_stage(Path(root), Path(work))
     root_path, private = Path(root), Path(work) / student
-    for leftover in (private, stage / student):
-        if leftover.exists():
-            shutil.rmtree(leftover)
+    if private.exists():
+        shutil.rmtree(private)
     (private / "solutions").mkdir(parents=True)
     shutil.copy(root_path / "nbgrader_config.py", private / "nbgrader_config.py")
+    config = course_config(private, **(overrides or {}))
+    stage = _worker_stage(root_path, Path(work), sandbox.SandboxLimits(config=config))
+    if (stage / student).exists():
+        shutil.rmtree(stage / student)
     shutil.copytree(root_path / "solutions" / assignment, private / "solutions" / assignment)
     shutil.copy(snapshot, private / "gradebook.db")
     notes = prepare_submission(
@@ -193,14 +202,9 @@ def grade_one(
             notes + ["nothing gradable was handed in"],
             time.perf_counter() - started,
         )
-    config = course_config(
-        private,
-        CourseDirectory={
-            "db_url": f"sqlite:///{private / 'gradebook.db'}",
-            # autograded/<student>/<assignment> lands in the stage; nbgrader joins an absolute path as is
-            "autograded_directory": str(stage),
-        },
-    )
+    config.CourseDirectory.db_url = f"sqlite:///{private / 'gradebook.db'}"
+    # autograded/<student>/<assignment> lands in the stage; nbgrader joins an absolute path as is
+    config.CourseDirectory.autograded_directory = str(stage)
     sandbox.configure(config)
     try:
         api = nbgrader_api(config)
@@ -231,14 +235,14 @@ def grade_one(
     )
 
 
-def _worker_stage(root: Path, work: Path) -> Path:
-    """This worker's stage, and its kernel slots, set up on its first submission."""
+def _worker_stage(root: Path, work: Path, limits: sandbox.SandboxLimits) -> Path:
+    """This worker's stage, and its kernel slots (under ``limits``), set up on its first submission."""
     slots = current_slots()
     if slots is None:
         stage = work / f"stage-{os.getpid()}"
         package_root = Path(__file__).resolve().parent.parent  # an editable install: the course repository
         hide = sandbox.secret_paths([root, package_root]) + [work]
-        specs = sandbox.prepare_worker(stage, hide)
+        specs = sandbox.prepare_worker(stage, hide, limits)
         slots = KernelSlots(stage, specs)
         use_slots(slots)
         # the spare of a worker that is done (pool workers skip atexit; a killed worker's
@@ -449,18 +453,22 @@ def grade(
     feedback: bool = True,
     progress: bool = True,
     scheduler: str | None = None,
+    overrides: dict[str, dict] | None = None,
 ) -> BatchReport:
     """Autograde every submission of ``assignment`` (or only ``students``), then export the CSV.
 
     ``jobs``: submissions graded at once on this machine (None: ``GradeBatch.jobs``, else the cores).
     ``scheduler``: a Dask scheduler's address, whose workers grade the batch ("" : this machine;
     None: ``GradeBatch.scheduler`` in nbgrader_config.py decides, see :mod:`autograder.executors`).
+    ``overrides``: settings on top of ``nbgrader_config.py`` by section, as on nbgrader's command
+    line (``{"SandboxLimits": {"resident_bytes": 2**30}}``); every worker grades with them.
     """
+    overrides = overrides or {}
     started = time.perf_counter()
     root = root.resolve()
     if not (root / "solutions" / assignment).is_dir():
         raise CourseError(f"No assignment '{assignment}' in {root / 'solutions'}.")
-    config = course_config(root)
+    config = course_config(root, **overrides)
     if not config.CourseDirectory.get("db_url"):
         config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
     ensure_assignment(root, config, assignment)
@@ -483,7 +491,10 @@ def grade(
 
         with open_pool(config, root, assignment, snapshot, jobs, scheduler) as pool:
             bar = _progress(len(names), f"Grading {assignment}", progress)
-            pending = {pool.submit(str(root), assignment, s, str(snapshot), work, feedback): s for s in names}
+            pending = {
+                pool.submit(str(root), assignment, s, str(snapshot), work, feedback, overrides): s
+                for s in names
+            }
             for done in pool.as_completed(pending):
                 student = pending[done]
                 try:

@@ -79,9 +79,18 @@ class GradingKernelClient(AsyncKernelClient):
 class GradingKernelManager(QuickPollKernelManager):
     """An asynchronous kernel manager with :class:`GradingKernelClient` and a quicker check for a killed kernel's end."""
 
-    client_class = DottedObjectName("autograder.kernel_manager.GradingKernelClient", config=True)
+    client_class = DottedObjectName(
+        "autograder.kernel_manager.GradingKernelClient",
+        config=True,
+        help="The kernel client the grader talks to its kernels with (see GradingKernelClient).",
+    )
     # AsyncKernelManager gives client_factory a fixed default, so client_class alone is not enough
-    client_factory = Type(GradingKernelClient, klass=AsyncKernelClient, config=True)
+    client_factory = Type(
+        GradingKernelClient,
+        klass=AsyncKernelClient,
+        config=True,
+        help="The kernel client class itself (jupyter_client builds clients from this one).",
+    )
     # set by KernelSlots.take: the folder the kernel is to work in (it starts in the stage)
     notebook_dir: Path | None = None
 

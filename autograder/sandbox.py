@@ -41,15 +41,45 @@ import sys
 import time
 from pathlib import Path
 
-# Generous for the heaviest notebook (torch + PyG reserve a lot of address space); override per machine.
-MEMORY_BYTES = int(os.environ.get("PROXIMAL_SANDBOX_MEMORY", 6 * 1024**3))
-# Resident memory (cgroup): what a kernel may really use, /tmp and /dev/shm included.
-RESIDENT_BYTES = int(os.environ.get("PROXIMAL_SANDBOX_RESIDENT", 3 * 1024**3))
-NOTEBOOK_SECONDS = int(os.environ.get("PROXIMAL_SANDBOX_SECONDS", 600))
-MAX_PROCESSES = int(os.environ.get("PROXIMAL_SANDBOX_NPROC", 512))
-# Without a pids cgroup, RLIMIT_NPROC is all that bounds a fork bomb: keep it tight then.
-FALLBACK_PROCESSES = int(os.environ.get("PROXIMAL_SANDBOX_NPROC_FALLBACK", 64))
-TMP_BYTES = int(os.environ.get("PROXIMAL_SANDBOX_TMP", 256 * 1024**2))
+from traitlets import Integer
+from traitlets.config import Configurable
+
+
+class SandboxLimits(Configurable):
+    """The limits every grading kernel runs under (``c.SandboxLimits.*`` in ``nbgrader_config.py``)."""
+
+    memory_bytes = Integer(
+        6 * 1024**3,
+        help="Address space a kernel may reserve (prlimit --as). Generous: torch and PyG reserve far "
+        "more address space than they use, 3 GiB is the least the PyTorch modules run in.",
+    ).tag(config=True)
+    resident_bytes = Integer(
+        3 * 1024**3,
+        help="Resident memory a kernel may really use, its /tmp and /dev/shm included (a memory cgroup "
+        "per kernel slot, where the grader can create one).",
+    ).tag(config=True)
+    notebook_seconds = Integer(
+        600,
+        help="Wall time after which a kernel is killed whatever it does (coreutils timeout); the "
+        "grader's own bound per notebook, SurvivingExecute.notebook_timeout, stays inside it.",
+    ).tag(config=True)
+    max_processes = Integer(
+        512, help="Processes a kernel may have at once (a pids cgroup and RLIMIT_NPROC)."
+    ).tag(config=True)
+    fallback_processes = Integer(
+        64,
+        help="Processes a kernel may have where no pids cgroup can be created: RLIMIT_NPROC is then "
+        "all that bounds a fork bomb, so it is tighter.",
+    ).tag(config=True)
+    tmp_bytes = Integer(
+        256 * 1024**2, help="Size of each of the kernel's private /tmp, /var/tmp and /dev/shm."
+    ).tag(config=True)
+
+    def processes(self) -> int:
+        """The process limit in force on this machine."""
+        return self.max_processes if "pids" in cgroups_available() else self.fallback_processes
+
+
 SCRIPT = Path(__file__).with_name("sandbox_kernel.sh")
 # What a kernel must never read: relative to a course folder (the deny-list fallback hides these).
 SECRET_NAMES = ("solutions", "submitted", "autograded", "feedback", ".git", "gradebook.db")
@@ -108,7 +138,10 @@ def _probe_bubblewrap() -> bool:
         return False
     try:
         return (
-            subprocess.run([*_bwrap_args("/"), "--", "true"], capture_output=True, timeout=30).returncode == 0
+            subprocess.run(
+                [*_bwrap_args("/", SandboxLimits().tmp_bytes), "--", "true"], capture_output=True, timeout=30
+            ).returncode
+            == 0
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -146,7 +179,11 @@ def _probe_separate_user() -> bool:
     uid = str(kernel_uid(SLOTS[0]))
     check = [sys.executable, "-c", "import ipykernel, autograder.guard, proximal"]
     as_user = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
-    probe = [*_bwrap_args("/"), "--", *as_user, *check] if bubblewrap_available() else [*as_user, *check]
+    probe = (
+        [*_bwrap_args("/", SandboxLimits().tmp_bytes), "--", *as_user, *check]
+        if bubblewrap_available()
+        else [*as_user, *check]
+    )
     try:
         return subprocess.run(probe, capture_output=True, timeout=60, cwd="/").returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -200,11 +237,12 @@ def adopt(answers: dict[tuple[str, str | None], bool]) -> None:
     _probed.update(answers)
 
 
-def protections() -> list[str]:
-    """One line per protection in force, and per protection this machine cannot give."""
+def protections(limits: SandboxLimits | None = None) -> list[str]:
+    """One line per protection in force (under ``limits``), and per protection this machine cannot give."""
+    limits = limits or SandboxLimits()
     lines = [
-        f"per-cell timeout, a cell that ignores it killed after a grace; whole notebook killed after {NOTEBOOK_SECONDS} s",
-        f"memory capped at {MEMORY_BYTES / 1024**3:g} GiB of address space",
+        f"per-cell timeout, a cell that ignores it killed after a grace; whole notebook killed after {limits.notebook_seconds} s",
+        f"memory capped at {limits.memory_bytes / 1024**3:g} GiB of address space",
         "tests count only if they ran to their end (completion secret), guard audit hook",
     ]
     if not namespaces_available():
@@ -225,29 +263,26 @@ def protections() -> list[str]:
         )
     groups = cgroups_available()
     if "memory" in groups:
-        lines.append(f"resident memory capped at {RESIDENT_BYTES / 1024**3:g} GiB (cgroup)")
+        lines.append(f"resident memory capped at {limits.resident_bytes / 1024**3:g} GiB (cgroup)")
     if "cpu" in groups:
         lines.append("a fair CPU share per kernel (cgroup)")
     if "pids" in groups:
-        lines.append(f"at most {MAX_PROCESSES} processes (cgroup)")
+        lines.append(f"at most {limits.max_processes} processes (cgroup)")
     missing = [c for c in CGROUP_CONTROLLERS if c not in groups]
     if missing:
         lines.append(
             f"MISSING: cgroup {', '.join(missing)} (none the grader can create): "
-            f"fallback of at most {FALLBACK_PROCESSES} processes and {NOTEBOOK_SECONDS} s of CPU time per process"
+            f"fallback of at most {limits.fallback_processes} processes and {limits.notebook_seconds} s of CPU "
+            "time per process"
         )
     if separate_user_available():
-        lines.append(f"runs as an unprivileged user with at most {_nproc()} processes")
+        lines.append(f"runs as an unprivileged user with at most {limits.processes()} processes")
     else:
         lines.append(
             "MISSING: a separate user and the process limit (other users cannot read this "
             "Python or course folder; make its folders o+rx); runs as root without capabilities"
         )
     return lines
-
-
-def _nproc() -> int:
-    return MAX_PROCESSES if "pids" in cgroups_available() else FALLBACK_PROCESSES
 
 
 # A worker keeps two kernels at most: the one grading and a spare starting up for the next
@@ -265,7 +300,7 @@ def _allowed_paths() -> list[str]:
     return sorted(paths)
 
 
-def _bwrap_args(stage: str) -> list[str]:
+def _bwrap_args(stage: str, tmp_bytes: int) -> list[str]:
     """bubblewrap's options for the kernel's view (without the command); ``stage`` is bound read-write."""
     args = [
         "bwrap",
@@ -279,7 +314,7 @@ def _bwrap_args(stage: str) -> list[str]:
         args += ["--perms", "0755", "--dir", folder]
     # private, size-capped scratch first: a stage under /tmp is bound on top of it below
     for folder in ("/tmp", "/var/tmp"):
-        args += ["--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", folder]
+        args += ["--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", folder]
     for folder in SYSTEM_DIRS:
         if os.path.isdir(folder) and not os.path.islink(folder):
             args += ["--ro-bind", folder, folder]
@@ -302,11 +337,11 @@ def _bwrap_args(stage: str) -> list[str]:
     if stage != "/":
         args += ["--bind", stage, stage]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    args += ["--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
     return args
 
 
-def prepare_worker(stage: Path, hide: list[Path]) -> dict[str, dict]:
+def prepare_worker(stage: Path, hide: list[Path], limits: SandboxLimits) -> dict[str, dict]:
     """Write this worker's kernel specs (and point its JUPYTER_PATH at them); how to start each slot's kernel.
 
     ``stage`` is the only grading folder a kernel sees: the notebook being graded is put there
@@ -329,23 +364,23 @@ def prepare_worker(stage: Path, hide: list[Path]) -> dict[str, dict]:
         manager = {"kernel_name": f"grading-{slot}"}
         groups: list[str] = []
         if bubblewrap_available():
-            groups = [str(p) for p in _make_cgroups(slot)]
+            groups = [str(p) for p in _make_cgroups(slot, limits)]
             private = stage / f".kernel-{slot}"
-            nproc = _nproc()
-            limits = [f"--as={MEMORY_BYTES}", f"--nproc={nproc}", f"--fsize={256 * 1024**2}"]
+            rlimits = [f"--as={limits.memory_bytes}", f"--nproc={limits.processes()}"]
+            rlimits.append(f"--fsize={256 * 1024**2}")
             if "cpu" not in cgroups_available():
-                limits.append(f"--cpu={NOTEBOOK_SECONDS}")
+                rlimits.append(f"--cpu={limits.notebook_seconds}")
             as_user = (
                 [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
                 if uid
                 else ["--bounding-set=-all", "--no-new-privs"]
             )
             inner = [
-                *_bwrap_args(str(stage)),
+                *_bwrap_args(str(stage), limits.tmp_bytes),
                 *("--chdir", str(stage)),
                 "--",
-                *("timeout", "--signal=KILL", str(NOTEBOOK_SECONDS)),
-                *("prlimit", *limits, "--"),
+                *("timeout", "--signal=KILL", str(limits.notebook_seconds)),
+                *("prlimit", *rlimits, "--"),
                 *("setpriv", *as_user, "--inh-caps=-all", "--"),
                 *("env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "MPLBACKEND=Agg"),
                 *("OMP_NUM_THREADS=1", "HOME=/tmp", "IPYTHONDIR=/tmp/.ipython"),
@@ -364,8 +399,14 @@ def prepare_worker(stage: Path, hide: list[Path]) -> dict[str, dict]:
             argv = [
                 *("setpriv", "--pdeathsig", "KILL", "--"),
                 *("unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--"),
-                *("sh", str(SCRIPT), "unshare", str(stage), str(hide_list), str(MEMORY_BYTES)),
-                *(str(NOTEBOOK_SECONDS), str(MAX_PROCESSES), str(uid or 0), slot, "{connection_file}"),
+                *("sh", str(SCRIPT), "unshare", str(stage), str(hide_list), str(limits.memory_bytes)),
+                *(
+                    str(limits.notebook_seconds),
+                    str(limits.max_processes),
+                    str(uid or 0),
+                    slot,
+                    "{connection_file}",
+                ),
             ]
             # Unix sockets in the slot's private folder: they cross the network namespace, TCP would not
             manager.update(transport="ipc", ip=str(stage / f".kernel-{slot}" / "ipc"))
@@ -373,8 +414,8 @@ def prepare_worker(stage: Path, hide: list[Path]) -> dict[str, dict]:
             argv = [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"]
             if shutil.which("timeout") and shutil.which("prlimit"):
                 argv = [
-                    *("timeout", "--signal=KILL", str(NOTEBOOK_SECONDS)),
-                    *("prlimit", f"--as={MEMORY_BYTES}", "--"),
+                    *("timeout", "--signal=KILL", str(limits.notebook_seconds)),
+                    *("prlimit", f"--as={limits.memory_bytes}", "--"),
                     *argv,
                 ]
         # interrupts go over the control channel: a signal to the process group would stop at `timeout`
@@ -392,7 +433,7 @@ def prepare_worker(stage: Path, hide: list[Path]) -> dict[str, dict]:
     return slots
 
 
-def _make_cgroups(slot: str) -> list[Path]:
+def _make_cgroups(slot: str, limits: SandboxLimits) -> list[Path]:
     """This worker's cgroups for one kernel slot (created here, never a cgroup the grader did not create)."""
     made = []
     for controller in cgroups_available():
@@ -404,14 +445,14 @@ def _make_cgroups(slot: str) -> list[Path]:
         try:
             folder.mkdir(exist_ok=True)
             if controller == "memory":
-                (folder / "memory.limit_in_bytes").write_text(str(RESIDENT_BYTES))
+                (folder / "memory.limit_in_bytes").write_text(str(limits.resident_bytes))
                 swap = folder / "memory.memsw.limit_in_bytes"
                 if swap.exists():
-                    swap.write_text(str(RESIDENT_BYTES))
+                    swap.write_text(str(limits.resident_bytes))
             elif controller == "pids":
                 # headroom over the per-user limit for the kernel's own threads: a flood of
                 # processes meets RLIMIT_NPROC first, the cgroup bounds what escapes it (root kernels)
-                (folder / "pids.max").write_text(str(MAX_PROCESSES + 128))
+                (folder / "pids.max").write_text(str(limits.max_processes + 128))
         except OSError:
             continue
         made.append(folder)
@@ -453,7 +494,8 @@ def configure(config) -> None:
     # get no last word, and with namespaces the whole process tree goes at once.
     config.Execute.shutdown_kernel = "immediate"
     # the grader's own bound stays inside the sandbox's, which runs from the kernel's (earlier) start
-    config.SurvivingExecute.notebook_timeout = max(NOTEBOOK_SECONDS - 60, NOTEBOOK_SECONDS / 2)
+    seconds = SandboxLimits(config=config).notebook_seconds
+    config.SurvivingExecute.notebook_timeout = max(seconds - 60, seconds / 2)
     config.Execute.kernel_manager_class = "autograder.kernel_manager.GradingKernelManager"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         csv_path=Path(args.csv) if args.csv else None,
         feedback=not args.no_feedback,
         scheduler=args.scheduler,
+        overrides=args.overrides,
     )
     print(render_report(report))
     return 0
@@ -188,7 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check)
 
     grade = sub.add_parser(
-        "grade", help="autograde submitted/<student>/<assignment>/, write feedback and a CSV of grades"
+        "grade",
+        help="autograde submitted/<student>/<assignment>/, write feedback and a CSV of grades",
+        epilog="Any setting of nbgrader_config.py can be given as nbgrader takes it, e.g. "
+        "--SandboxLimits.resident_bytes=2147483648 --Execute.timeout=30 --GradeBatch.retries=3 "
+        "(the limits and their help: docs/instructor.md, 'The sandbox').",
     )
     grade.add_argument("assignment", help="assignment id, e.g. 01-asyncio")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
@@ -279,8 +285,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# nbgrader's command-line form for any configurable: --SandboxLimits.resident_bytes=2147483648
+CONFIG_ARG = re.compile(r"^--[A-Za-z_]\w*\.[A-Za-z_]\w*=")
+
+
+def config_overrides(argv: list[str]) -> tuple[list[str], dict[str, dict]]:
+    """``argv`` without its ``--Class.trait=value`` settings, and those settings by class."""
+    from traitlets.config.loader import KVArgParseConfigLoader
+
+    settings = [arg for arg in argv if CONFIG_ARG.match(arg)]
+    rest = [arg for arg in argv if not CONFIG_ARG.match(arg)]
+    loaded = KVArgParseConfigLoader(settings).load_config() if settings else {}
+    return rest, {section: dict(values) for section, values in loaded.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv, overrides = config_overrides(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
+    if overrides and args.command != "grade":
+        print(
+            f"proximal {args.command}: --Class.trait=value settings apply to `proximal grade` only",
+            file=sys.stderr,
+        )
+        return 2
+    args.overrides = overrides
     try:
         return args.func(args)
     except CourseError as exc:

@@ -260,17 +260,12 @@ def batch(demo_release, tmp_path_factory, host_server):
 
     submit_hostile(submit, course)
     # short limits for this batch: 5 s per cell (the demo course), 2 s of grace, 1 GiB resident
+    # (one in the course's config, one as `proximal grade --SandboxLimits.resident_bytes=...` passes it)
     with (course / "nbgrader_config.py").open("a") as config:
         config.write(f"\nc.SurvivingExecute.interrupt_grace = {GRACE}\n")
-    before = os.environ.get("PROXIMAL_SANDBOX_RESIDENT")
-    os.environ["PROXIMAL_SANDBOX_RESIDENT"] = str(RESIDENT)
-    try:
-        report = grade(course, "00-demo", jobs=2, progress=False)
-    finally:
-        if before is None:
-            os.environ.pop("PROXIMAL_SANDBOX_RESIDENT")
-        else:
-            os.environ["PROXIMAL_SANDBOX_RESIDENT"] = before
+    report = grade(
+        course, "00-demo", jobs=2, progress=False, overrides={"SandboxLimits": {"resident_bytes": RESIDENT}}
+    )
     return course, report, {r.student: r for r in report.results}
 
 
@@ -581,6 +576,8 @@ def test_sandbox_report_names_the_protections(batch):
         assert "allow-list view (bubblewrap)" in text
     else:
         assert "MISSING: bubblewrap" in text
+    if "memory" in sandbox.cgroups_available():  # the batch's own limit, given as an override
+        assert f"resident memory capped at {RESIDENT / 1024**3:g} GiB" in text, text
     for controller in ("memory", "pids", "cpu"):
         if controller not in sandbox.cgroups_available():
             assert controller in text.split("MISSING: cgroup", 1)[1], text
