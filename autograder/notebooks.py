@@ -64,6 +64,16 @@ def source_notebooks(root: Path, module: str | None = None) -> list[Path]:
     return found
 
 
+def source_of(notebook: Path, root: Path) -> Path | None:
+    """The nbgrader source of any copy of a course notebook (the release, a workspace, a submission).
+
+    Every copy keeps its module folder's name and its file name: ``solutions/<folder>/<name>``.
+    None when there is no such source (a lesson, a notebook of the learner's own).
+    """
+    source = root / "solutions" / notebook.parent.name / notebook.name
+    return source if source.is_file() else None
+
+
 def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
     """Read a notebook as nbformat v4, with a clear error for anything that is not one."""
     path = Path(path)

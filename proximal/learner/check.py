@@ -34,6 +34,7 @@ from autograder.notebooks import (
     is_test_cell,
     proximal_meta,
     read_notebook,
+    source_of,
 )
 from autograder.pipeline import CellScore
 
@@ -110,10 +111,11 @@ class CheckReport:
 
 def source_for(notebook: Path, root: Path) -> Path:
     """The nbgrader source of a learner's notebook: ``solutions/<module folder>/<same file name>``."""
-    source = root / "solutions" / notebook.parent.name / notebook.name
-    if not source.is_file():
+    source = source_of(notebook, root)
+    if source is None:
         raise CourseError(
-            f"{notebook.name} is not a course exercise notebook: there is no {source.relative_to(root)}. "
+            f"{notebook.name} is not a course exercise notebook: there is no "
+            f"solutions/{notebook.parent.name}/{notebook.name}. "
             "Check a notebook inside a module folder, e.g. exercises/01-asyncio/asyncio-exercises.ipynb."
         )
     return source

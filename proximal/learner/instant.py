@@ -39,6 +39,7 @@ from autograder.notebooks import (
     nbgrader_meta,
     proximal_meta,
     read_notebook,
+    source_of,
 )
 from autograder.pipeline import CellScore
 
@@ -58,8 +59,8 @@ def _shell():
 
 def tests_notebook(path: Path, root: Path) -> tuple[NotebookNode, bool]:
     """The notebook whose test cells count: the source when there is one (hidden tests), else ``path``."""
-    source = root / "solutions" / path.parent.name / path.name
-    if source.is_file():
+    source = source_of(path, root)
+    if source is not None:
         return read_notebook(source), True
     return read_notebook(path), False
 

@@ -28,6 +28,7 @@ from autograder.notebooks import (
     modules,
     read_notebook,
     source_notebooks,
+    source_of,
 )
 
 PROGRESS_FILE = ".progress.json"
@@ -162,8 +163,8 @@ def find_source(root: Path, notebook: str | os.PathLike[str]) -> Path:
         given = given.with_suffix(".ipynb")
     if len(given.parts) >= 2 or given.is_file():
         path = given.resolve() if given.exists() else (Path.cwd() / given).resolve()
-        candidate = root / "solutions" / path.parent.name / path.name
-        if candidate.is_file():
+        candidate = source_of(path, root)
+        if candidate is not None:
             return candidate
     matches = [p for p in source_notebooks(root) if p.name == given.name]
     if len(matches) == 1:

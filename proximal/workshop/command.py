@@ -116,17 +116,7 @@ def hub_environment(layout) -> dict[str, str]:
     """The hub's environment: its state folder, and Jupyter's own files kept inside it."""
     from proximal.workshop.layout import STATE_ENV
 
-    home = layout.private / "home"
-    env = {**os.environ, STATE_ENV: str(layout.state)}
-    for name in (
-        "JUPYTER_CONFIG_DIR",
-        "JUPYTER_DATA_DIR",
-        "JUPYTER_RUNTIME_DIR",
-        "IPYTHONDIR",
-        "MPLCONFIGDIR",
-    ):
-        env[name] = str(home / name.lower())
-    return env
+    return {**os.environ, STATE_ENV: str(layout.state), **layout.jupyter_state()}
 
 
 def hub_command() -> list[str]:

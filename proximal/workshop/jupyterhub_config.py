@@ -62,16 +62,7 @@ c.JupyterHub.services = [
             "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "HOME": str(layout.private / "home"),
-            **{
-                name: str(layout.private / "home" / name.lower())
-                for name in (
-                    "JUPYTER_CONFIG_DIR",
-                    "JUPYTER_DATA_DIR",
-                    "JUPYTER_RUNTIME_DIR",
-                    "IPYTHONDIR",
-                    "MPLCONFIGDIR",
-                )
-            },
+            **layout.jupyter_state(),
         },
         "oauth_no_confirm": True,
         # an instructor's login to the service carries the instructor scope; a learner's cannot

@@ -63,6 +63,18 @@ class Layout:
     def outbound(self) -> Path:
         return self.exchange / COURSE_ID / "outbound"
 
+    def jupyter_state(self) -> dict[str, str]:
+        """Where Jupyter, IPython and matplotlib keep their own files for the hub and its service: inside ``hub/``."""
+        home = self.private / "home"
+        names = (
+            "JUPYTER_CONFIG_DIR",
+            "JUPYTER_DATA_DIR",
+            "JUPYTER_RUNTIME_DIR",
+            "IPYTHONDIR",
+            "MPLCONFIGDIR",
+        )
+        return {name: str(home / name.lower()) for name in names}
+
     @property
     def settings_path(self) -> Path:
         return self.private / "settings.json"
