@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import Tensor
@@ -414,7 +414,7 @@ def plot_embeddings(
     if labels is None:
         ax.scatter(z[:, 0], z[:, 1], color="#3b6fd8", s=60)
     else:
-        limits = {"vmin": 0, "vmax": 9} if cmap == "tab10" else {}
+        limits: dict[str, Any] = {"vmin": 0, "vmax": 9} if cmap == "tab10" else {}
         ax.scatter(z[:, 0], z[:, 1], c=labels.detach().cpu().tolist(), cmap=cmap, s=60, **limits)
     if highlight is not None:
         h = highlight.detach().cpu().bool()

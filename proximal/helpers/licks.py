@@ -275,7 +275,7 @@ def repeated_motif(rng: random.Random) -> list[Note]:
     sc = scale(E_MINOR_PENTATONIC, 59, HIGH)
     size = rng.choice((4, 6))
     i = rng.randrange(2, len(sc) - 3)
-    shapes = {
+    shapes: dict[int, list[tuple[int, ...]]] = {
         4: [(2, 1, 0, 1), (0, 1, 2, 1), (2, 0, 1, -1)],
         6: [(2, 1, 0, 1, 0, -1), (0, 1, 2, 1, 0, -1), (2, 1, 0, 2, 1, 0)],
     }

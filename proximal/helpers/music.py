@@ -21,7 +21,7 @@ import os
 import wave
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack, cast
 
 import numpy as np
 
@@ -55,10 +55,12 @@ SAMPLE_RATE = 22_050
 
 def to_events(solo: Iterable[Note] | Iterable[int], vocab: Vocab = VOCAB) -> list[Note]:
     """Accept a list of :class:`Note` events or of token ids (ints, or a 1-D tensor/array) and return events."""
-    items = list(solo)
+    items: list[Note | int] = list(solo)
     if items and all(isinstance(x, tuple) for x in items):
-        return [Note(x[0], int(x[1])) for x in items]
-    return vocab.decode(int(x) for x in items)
+        notes = cast(list[Note], items)  # every item is a tuple: these are events
+        return [Note(x[0], int(x[1])) for x in notes]
+    ids = cast(list[int], items)  # not all events, so (by the signature) token ids
+    return vocab.decode(int(x) for x in ids)
 
 
 # --------------------------------------------------------------------------- tab
@@ -343,11 +345,19 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: in
     return path
 
 
+class _SynthOptions(TypedDict, total=False):
+    """The keyword arguments :func:`audio_player` passes on to :func:`synthesize`."""
+
+    drive: float
+    seed: int
+    vocab: Vocab
+
+
 def audio_player(
     solo: Iterable[Note] | Iterable[int] | np.ndarray,
     bpm: float = 132.0,
     sample_rate: int = SAMPLE_RATE,
-    **kwargs: float,
+    **kwargs: Unpack[_SynthOptions],
 ) -> Audio:
     """An in-notebook audio player (``IPython.display.Audio``) for a solo or for ready-made samples.
 

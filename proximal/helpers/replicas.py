@@ -55,6 +55,7 @@ from types import SimpleNamespace
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 __all__ = [
     "HEADER",
@@ -253,13 +254,14 @@ def _json(stats: ReplicaStats, payload: dict) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
-def _lookup(request: web.Request) -> tuple[_Tree | None, web.Response | None]:
+def _lookup(request: web.Request) -> _Tree | web.Response:
+    """The replica the URL names, or the 404 response to send back."""
     name = request.match_info["name"]
     trees = _state(request.app).trees
     tree = trees.get(name)
     if tree is None:
-        return None, _error(404, f"no replica named {name!r}; known: {sorted(trees)}")
-    return tree, None
+        return _error(404, f"no replica named {name!r}; known: {sorted(trees)}")
+    return tree
 
 
 def _int_params(values: dict[str, str]) -> dict[str, int] | None:
@@ -270,7 +272,7 @@ def _int_params(values: dict[str, str]) -> dict[str, int] | None:
 
 
 @web.middleware
-async def _track(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def _track(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = _state(request.app)
     stats = state.stats
     stats.in_flight += 1
@@ -285,18 +287,18 @@ async def _track(request: web.Request, handler):  # type: ignore[no-untyped-def]
 
 
 async def _size(request: web.Request) -> web.Response:
-    tree, err = _lookup(request)
-    if err is not None:
-        return err
+    tree = _lookup(request)
+    if isinstance(tree, web.Response):
+        return tree
     stats = _state(request.app).stats
     stats.size_requests += 1
     return _json(stats, {"size": len(tree.rows), "bytes": tree.csv_bytes})
 
 
 async def _node(request: web.Request) -> web.Response:
-    tree, err = _lookup(request)
-    if err is not None:
-        return err
+    tree = _lookup(request)
+    if isinstance(tree, web.Response):
+        return tree
     p = _int_params({"lo": request.match_info["lo"], "hi": request.match_info["hi"]})
     if p is None or not 0 <= p["lo"] <= p["hi"] <= len(tree.rows):
         return _error(400, f"need integers 0 <= lo <= hi <= {len(tree.rows)}")
@@ -307,9 +309,9 @@ async def _node(request: web.Request) -> web.Response:
 
 
 async def _rows(request: web.Request) -> web.Response:
-    tree, err = _lookup(request)
-    if err is not None:
-        return err
+    tree = _lookup(request)
+    if isinstance(tree, web.Response):
+        return tree
     p = _int_params({"lo": request.query.get("lo", ""), "hi": request.query.get("hi", "")})
     if p is None or not 0 <= p["lo"] <= p["hi"] <= len(tree.rows):
         return _error(400, f"need query parameters lo and hi with 0 <= lo <= hi <= {len(tree.rows)}")
@@ -321,9 +323,9 @@ async def _rows(request: web.Request) -> web.Response:
 
 
 async def _csv(request: web.Request) -> web.Response:
-    tree, err = _lookup(request)
-    if err is not None:
-        return err
+    tree = _lookup(request)
+    if isinstance(tree, web.Response):
+        return tree
     stats = _state(request.app).stats
     stats.csv_requests += 1
     stats.rows_served += len(tree.rows)
@@ -404,16 +406,28 @@ class TransferMeter:
         self.trace_config.on_request_exception.append(self._on_exception)
         self.trace_config.on_response_chunk_received.append(self._on_chunk)
 
-    async def _on_end(self, session: aiohttp.ClientSession, ctx: SimpleNamespace, params) -> None:  # type: ignore[no-untyped-def]
+    async def _on_end(
+        self, session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+    ) -> None:
         if 200 <= params.response.status < 300:
             self.ok[_route_kind(params.url.path)] += 1
         else:
             self.failed += 1
 
-    async def _on_exception(self, session: aiohttp.ClientSession, ctx: SimpleNamespace, params) -> None:  # type: ignore[no-untyped-def]
+    async def _on_exception(
+        self,
+        session: aiohttp.ClientSession,
+        ctx: SimpleNamespace,
+        params: aiohttp.TraceRequestExceptionParams,
+    ) -> None:
         self.failed += 1
 
-    async def _on_chunk(self, session: aiohttp.ClientSession, ctx: SimpleNamespace, params) -> None:  # type: ignore[no-untyped-def]
+    async def _on_chunk(
+        self,
+        session: aiohttp.ClientSession,
+        ctx: SimpleNamespace,
+        params: aiohttp.TraceResponseChunkReceivedParams,
+    ) -> None:
         self.bytes += len(params.chunk)
 
     def reset(self) -> None:
