@@ -59,7 +59,8 @@ def merge(learner: NotebookNode, source: NotebookNode) -> tuple[NotebookNode, li
         elif (
             not is_answer_cell(original) and cell.get("source") != original.source and is_test_cell(original)
         ):
-            if _strip_hidden(original.source) != cell.get("source"):
+            # nbgrader's release keeps the blank lines a removed hidden block leaves at the end
+            if _strip_hidden(original.source) != cell.get("source", "").rstrip():
                 notes.append(f"restored the test cell {cid!r}, which had been edited")
         merged.cells.append(original)
     # graded cells the learner deleted: put them back right after their predecessor in the source
@@ -93,4 +94,4 @@ def _strip_hidden(text: str) -> str:
             hidden = False
         elif not hidden:
             out.append(line)
-    return "".join(out).rstrip("\n")
+    return "".join(out).rstrip()

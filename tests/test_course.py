@@ -47,6 +47,20 @@ def test_exercises_match_a_fresh_release(tmp_path):
             )
 
 
+def test_an_untouched_release_needs_no_repair():
+    """Merged with its source, is every released notebook taken as it is (no "restored the test cell" notice)?"""
+    from autograder.merge import merge
+    from autograder.notebooks import read_notebook, source_notebooks
+
+    notices = {}
+    for source in source_notebooks(ROOT):
+        released = ROOT / "exercises" / source.parent.name / source.name
+        _, notes = merge(read_notebook(released), read_notebook(source))
+        if notes:
+            notices[f"{source.parent.name}/{source.name}"] = notes
+    assert notices == {}
+
+
 # The solution earns every point and the untouched release none: tests/test_one_engine.py (both ways).
 
 
