@@ -64,6 +64,8 @@ def test_passing_notebook_gets_no_pointer(demo_course, variant):
         ("RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x3 and 4x2)", "tensor-shape"),
         ("RuntimeError: expected scalar type Long but found Float", "tensor-dtype"),
         ("RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn", "autograd"),
+        ("RuntimeError: await wasn't used with future", "missing-await"),
+        ("a 404 must raise aiohttp.ClientResponseError (status 404), got 200", "error-status"),
     ],
 )
 def test_patterns(message, rule):
@@ -93,6 +95,38 @@ def test_unrelated_failures_get_no_pointer():
         ],
     )
     assert "skill from a lesson" not in render(report)
+
+
+@pytest.mark.parametrize(
+    "message, rule",
+    [
+        # code that calls raise_for_status raises this too: no sign that it forgot to
+        (
+            "ClientResponseError(RequestInfo(url=...), status=503, message='Service Unavailable')",
+            "error-status",
+        ),
+        (
+            "ClientResponseError(RequestInfo(url=...), status=503, message='Service Unavailable')",
+            "unbounded-fan-out",
+        ),
+    ],
+)
+def test_patterns_that_would_mislead_do_not_fire(message, rule):
+    """Does an error that only mentions a skill's exception, not its mistake, stay without that advice?"""
+    assert rule not in names([message])
+
+
+def test_advice_never_points_to_a_later_module():
+    """In module 05, does a failure that a module-07 rule matches get no pointer into the lesson not yet reached?"""
+    from proximal.learner.advice import pointers
+
+    message = "dropout at test time: two forward passes in evaluation mode gave different logits"
+    assert "eval-mode" in names([message])  # module 07's rule
+    failing = ExerciseResult("fit", "core", 0, 2, [message], attempted=True)
+    in_05 = pointers(CheckReport(ROOT / "workspace" / "05-pytorch" / "x.ipynb", [failing]), ROOT)
+    in_07 = pointers(CheckReport(ROOT / "workspace" / "07-gnn" / "x.ipynb", [failing]), ROOT)
+    assert all(p.rule.module <= "05-pytorch" for p in in_05)
+    assert any(p.rule.module == "07-gnn" for p in in_07)
 
 
 def test_named_sections_exist_in_the_lessons():

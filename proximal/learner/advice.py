@@ -99,7 +99,12 @@ def section_for(rule: Rule, root: Path) -> str | None:
 
 def pointers(report, root: Path) -> list[Pointer]:
     """One pointer per (failed exercise, matching rule) in a :class:`proximal.learner.check.CheckReport`."""
+    # a peer points back to what was taught, never ahead: in a module of the ladder, rules of
+    # later modules are left out (a notebook outside the ladder gets every rule)
+    here = Path(report.notebook).parent.name
     rules = load_rules(root)
+    if (root / "course" / here).is_dir():
+        rules = tuple(rule for rule in rules if rule.module <= here)
     found: list[Pointer] = []
     for ex in report.exercises:
         if ex.passed or not ex.attempted:

@@ -276,9 +276,10 @@ def headline(ex: ExerciseResult) -> str:
     if not ex.attempted:
         return "not started"
     if ex.blocked_by:
+        # the message is this exercise's own: say so, or it reads as the other exercise's fault
         return (
-            f"fix `{ex.blocked_by}` first: this exercise uses it and `{ex.blocked_by}` fails its own tests"
-            + (f" ({ex.messages[0]})" if ex.messages else "")
+            f"fix `{ex.blocked_by}` first: this exercise uses it, and `{ex.blocked_by}` fails its own tests"
+            + (f". This exercise's test said: {ex.messages[0]}" if ex.messages else "")
         )
     return "FAILED: " + (ex.messages[0] if ex.messages else "a test failed")
 
