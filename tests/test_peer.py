@@ -65,6 +65,7 @@ def test_passing_notebook_gets_no_pointer(demo_course, variant):
         ("RuntimeError: expected scalar type Long but found Float", "tensor-dtype"),
         ("RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn", "autograd"),
         ("RuntimeError: await wasn't used with future", "missing-await"),
+        ("RuntimeError: Expected target size [4, 11], got [4, 7]", "classes-second"),
         ("a 404 must raise aiohttp.ClientResponseError (status 404), got 200", "error-status"),
     ],
 )
