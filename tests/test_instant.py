@@ -110,3 +110,22 @@ def test_release_moves_hints_into_one_cell_with_the_source_texts(demo_course):
     assert not any("<details>" in c.source for c in released.cells if c.cell_type == "markdown")
     assert released_hints(released, "add_all") == source_hints(source, "add_all")
     assert cells[0].source == 'from proximal.learner.hints import hints\n\nhints("add_all")'
+
+
+def test_the_hints_cell_prefetches_the_checker_once():
+    """Does the hints cell's prefetch import the instant check in the background, once per kernel?"""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from proximal.learner.hints import prefetch_checker\n"
+        "before = 'proximal.learner.instant' in sys.modules\n"
+        "thread = prefetch_checker()\n"
+        "same = prefetch_checker() is thread\n"
+        "thread.join(60)\n"
+        "after = all(m in sys.modules for m in ('proximal.learner.instant', 'proximal.learner.check', 'nbgrader.utils'))\n"
+        "print(before, same, after)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "True"], out

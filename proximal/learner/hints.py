@@ -17,8 +17,10 @@ line and does nothing else; so does a kernel without widgets.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -184,6 +186,27 @@ def opened(notebook: Path, exercise: str) -> int:
 # ---------------------------------------------------------------- the notebook's button
 
 
+_prefetch: threading.Thread | None = None
+
+
+def prefetch_checker() -> threading.Thread:
+    """Import the instant check in the background, once per kernel (the hints cell starts it).
+
+    Its imports (nbformat, nbgrader's scoring, the check) take a second or two; paid while the
+    learner reads and writes, the first ``check("name")`` then answers as quickly as the next.
+    """
+    global _prefetch
+    if _prefetch is None:
+        _prefetch = threading.Thread(target=_import_checker, name="proximal-prefetch", daemon=True)
+        _prefetch.start()
+    return _prefetch
+
+
+def _import_checker() -> None:
+    for name in ("proximal.learner.instant", "proximal.learner.check", "nbgrader.utils"):
+        importlib.import_module(name)
+
+
 def hints(exercise: str, notebook: str | None = None) -> None:
     """Show the hint button for ``exercise`` (see the module docstring)."""
     if os.environ.get(CHECKING_ENV) or os.environ.get("NBGRADER_EXECUTION"):
@@ -209,6 +232,7 @@ def hints(exercise: str, notebook: str | None = None) -> None:
             f"(no widgets here: in a terminal, `proximal hint {found_path} {exercise}` shows the next hint)"
         )
         return None
+    prefetch_checker()
     path = Path(found_path)
     found = load_hints(path, exercise)
     if not found:
