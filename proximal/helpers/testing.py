@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import math
 import os
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -144,6 +146,79 @@ def run_counting_hashes(
         )
         counts = json.loads(out.read_text()) if out.exists() else {"leaf": 0, "node": 0, "other": 0}
     return done, counts
+
+
+async def finish_within(coro: Any, seconds: float = 10) -> asyncio.Task:
+    """Run learner code with a time limit; the finished task (its result or its exception).
+
+    A retry that sleeps for real instead of awaiting the ``sleep`` it was given, or never stops,
+    fails here with that said, rather than holding the test cell until its timeout.
+    """
+    task = asyncio.ensure_future(coro)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        raise AssertionError(
+            f"your code did not finish within {seconds} s: does it sleep for real instead of awaiting the "
+            "`sleep` it was given, or retry forever (no stop condition)? (see Hint 2)"
+        )
+    return task
+
+
+def sleep_recorder() -> tuple[list[float], Callable[[float], Awaitable[None]]]:
+    """``(waits, sleep)``: an async ``sleep`` that returns at once and records each wait it was asked for."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(float(seconds))
+
+    return waits, sleep
+
+
+class CountingReplica:
+    """A replica for the tests: answers ``node(lo, hi)`` for real RFC 6962 tree nodes only, and counts requests."""
+
+    def __init__(self, leaves: Iterable[bytes]) -> None:
+        self._leaves = list(leaves)
+        self.requests = 0
+        self._ok = {(0, len(self._leaves))}
+        todo = [(0, len(self._leaves))]
+        while todo:
+            lo, hi = todo.pop()
+            if hi - lo > 1:
+                k = 1
+                while 2 * k < hi - lo:
+                    k *= 2
+                for child in ((lo, lo + k), (lo + k, hi)):
+                    self._ok.add(child)
+                    todo.append(child)
+
+    def __len__(self) -> int:
+        return len(self._leaves)
+
+    def node(self, lo: int, hi: int) -> bytes:
+        lo, hi = int(lo), int(hi)
+        assert (lo, hi) in self._ok, (
+            f"diff_leaves asked for node({lo}, {hi}), which is not a node of a tree of {len(self)} leaves: the "
+            f"children of (lo, hi) are (lo, lo + split_point(hi - lo)) and (lo + split_point(hi - lo), hi) (see Hint 2)."
+        )
+        self.requests += 1
+        return hashlib.sha256(repr(self._leaves[lo:hi]).encode()).digest()
+
+
+def replica_pair(n: int, changed: Iterable[int]) -> tuple[CountingReplica, CountingReplica]:
+    """Two replicas of ``n`` CSV-like rows that differ in the rows ``changed``."""
+    left = [f"{i},Cork,{(7 * i) % 13}.5".encode() for i in range(n)]
+    right = list(left)
+    for i in changed:
+        right[i] = right[i] + b"!"
+    return CountingReplica(left), CountingReplica(right)
+
+
+def diff_budget(n: int, k: int) -> int:
+    """Most node hashes (both replicas together) a root-first walk needs for ``k`` changes among ``n`` leaves."""
+    depth = max(1, math.ceil(math.log2(n))) if n > 1 else 0
+    return 2 * (1 + 2 * k * depth)
 
 
 # --- module 05 ---
