@@ -42,7 +42,7 @@ from traitlets import Float, Integer, Unicode
 from traitlets.config import Configurable
 
 from autograder import sandbox
-from autograder.grade import NBGRADER_FILES, WorkerOutcome, grade_one
+from autograder.grade import NBGRADER_FILES, WorkerOutcome, grade_one, warm_worker
 from autograder.nbgrader_env import course_config
 from autograder.notebooks import CourseError, source_notebooks
 
@@ -285,9 +285,17 @@ def _portable(function: Callable[..., Any]) -> types.FunctionType:
 
 
 class LocalPool:
-    """This machine's grading processes (``jobs`` of them): the default."""
+    """This machine's grading processes (``jobs`` of them): the default.
 
-    def __init__(self, jobs: int, limits: sandbox.SandboxLimits) -> None:
+    ``work``: a folder for the workers' scratch courses and stages that outlives one batch. A pool
+    given one can be kept open and passed to several :func:`~autograder.grade.grade` calls (a
+    grading service does): each worker then sets up its sandbox once and keeps a spare kernel
+    started for the next submission. The caller removes the folder after closing the pool.
+    """
+
+    def __init__(self, jobs: int, limits: sandbox.SandboxLimits, work: Path | None = None) -> None:
+        self.jobs = jobs
+        self.work = work
         # spawn: workers must not inherit the main process's open gradebook connections
         self.pool = futures.ProcessPoolExecutor(
             max_workers=jobs,
@@ -307,6 +315,20 @@ class LocalPool:
     def submit(self, *args) -> futures.Future:
         """``grade_one(*args)`` in a grading process."""
         return self.pool.submit(grade_one, *args)
+
+    def warm_up(self, root: Path, overrides: dict[str, dict] | None = None) -> None:
+        """Get the grading processes ready (sandbox set up, spare kernel started) before the first submission.
+
+        One warm-up per process is handed to the pool; a process that got none warms on its first
+        submission. Called again while the pool waits, it replaces spare kernels that are getting old.
+        """
+        if self.work is None:
+            raise ValueError("only a pool with its own work folder keeps its workers warm")
+        ready = [
+            self.pool.submit(warm_worker, str(root), str(self.work), overrides) for _ in range(self.jobs)
+        ]
+        for done in futures.as_completed(ready):
+            done.result()
 
     @staticmethod
     def as_completed(pending: Iterable) -> Iterator:

@@ -15,6 +15,7 @@ adds what it lacks for a batch:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -28,6 +29,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from jupyter_core.utils import run_sync
@@ -38,6 +40,9 @@ from autograder.kernel_manager import KernelSlots, current_slots, use_slots
 from autograder.merge import merge
 from autograder.nbgrader_env import course_config, nbgrader_api
 from autograder.notebooks import CourseError, atomic_write, source_notebooks, write_notebook
+
+if TYPE_CHECKING:
+    from autograder.executors import DaskPool, LocalPool
 
 
 @dataclass
@@ -252,6 +257,23 @@ def _worker_stage(root: Path, work: Path, limits: sandbox.SandboxLimits) -> Path
     return slots.stage
 
 
+def warm_worker(root: str, work: str, overrides: dict[str, dict] | None = None) -> None:
+    """Get this worker ready for its next submission: nbgrader imported, sandbox set up, a fresh spare started.
+
+    Run in a worker of a pool kept open across batches (see :class:`~autograder.executors.LocalPool`),
+    so that the first learner's submission is graded as fast as the next ones, and again while the
+    pool waits, so that the spare kernel never gets old enough to be replaced when a submission comes.
+    """
+    import nbgrader.converters  # noqa: F401 (imported now rather than during the first grading)
+
+    _quiet_worker(Path(work))
+    config = course_config(Path(root), **(overrides or {}))
+    _worker_stage(Path(root), Path(work), sandbox.SandboxLimits(config=config))
+    slots = current_slots()
+    if slots is not None:
+        run_sync(slots.warm)()
+
+
 def _quiet_worker(work: Path) -> None:
     """Send this worker's output (and its kernels': they inherit it) to a log file, not over the progress bar."""
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy chatter from inside nbgrader
@@ -454,6 +476,7 @@ def grade(
     progress: bool = True,
     scheduler: str | None = None,
     overrides: dict[str, dict] | None = None,
+    pool: LocalPool | None = None,
 ) -> BatchReport:
     """Autograde every submission of ``assignment`` (or only ``students``), then export the CSV.
 
@@ -462,6 +485,9 @@ def grade(
     None: ``GradeBatch.scheduler`` in nbgrader_config.py decides, see :mod:`autograder.executors`).
     ``overrides``: settings on top of ``nbgrader_config.py`` by section, as on nbgrader's command
     line (``{"SandboxLimits": {"resident_bytes": 2**30}}``); every worker grades with them.
+    ``pool``: a :class:`~autograder.executors.LocalPool` kept open across batches (with its own
+    ``work`` folder), as a grading service does: its workers' sandboxes and spare kernels stay
+    warm. ``jobs``, ``scheduler`` and any limits in ``overrides`` are then the pool's own.
     """
     overrides = overrides or {}
     started = time.perf_counter()
@@ -483,43 +509,56 @@ def grade(
     jobs = max(1, min(jobs or GradeBatch(config=config).jobs or os.cpu_count() or 1, len(names) or 1))
 
     results: list[StudentResult] = []
-    with tempfile.TemporaryDirectory(prefix="proximal-grade-") as work:
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            work = stack.enter_context(tempfile.TemporaryDirectory(prefix="proximal-grade-"))
+        elif pool.work is None:
+            raise ValueError(
+                "a pool kept open across batches needs its own work folder (LocalPool(work=...))"
+            )
+        else:
+            work = str(pool.work)
         snapshot = Path(work) / "gradebook-snapshot.db"
         _snapshot_db(config.CourseDirectory.db_url, snapshot)
-        # this machine's process pool, or a Dask cluster's workers (autograder.executors)
-        from autograder.executors import open_pool
+        active: LocalPool | DaskPool
+        if pool is None:
+            # this machine's process pool, or a Dask cluster's workers (autograder.executors)
+            from autograder.executors import open_pool
 
-        with open_pool(config, root, assignment, snapshot, jobs, scheduler) as pool:
-            bar = _progress(len(names), f"Grading {assignment}", progress)
-            pending = {
-                pool.submit(str(root), assignment, s, str(snapshot), work, feedback, overrides): s
-                for s in names
-            }
-            for done in pool.as_completed(pending):
-                student = pending[done]
+            active = open_pool(config, root, assignment, snapshot, jobs, scheduler)
+            stack.enter_context(active)
+        else:
+            active = pool
+        bar = _progress(len(names), f"Grading {assignment}", progress)
+        pending = {
+            active.submit(str(root), assignment, s, str(snapshot), work, feedback, overrides): s
+            for s in names
+        }
+        for done in active.as_completed(pending):
+            student = pending[done]
+            try:
+                outcome = done.result()
+            except Exception as exc:  # our own failure, not the student's: keep any earlier grade
+                results.append(
+                    StudentResult(
+                        student, False, notes=[f"not graded (grader error: {exc!r}); earlier grade kept"]
+                    )
+                )
+            else:
                 try:
-                    outcome = done.result()
-                except Exception as exc:  # our own failure, not the student's: keep any earlier grade
+                    results.append(merge_outcome(root, config, assignment, outcome))
+                except Exception as exc:  # e.g. a file the notebook left that cannot be copied
                     results.append(
                         StudentResult(
-                            student, False, notes=[f"not graded (grader error: {exc!r}); earlier grade kept"]
+                            student,
+                            False,
+                            notes=outcome.notes
+                            + [f"not graded (could not record the result: {exc!r}); earlier grade kept"],
                         )
                     )
-                else:
-                    try:
-                        results.append(merge_outcome(root, config, assignment, outcome))
-                    except Exception as exc:  # e.g. a file the notebook left that cannot be copied
-                        results.append(
-                            StudentResult(
-                                student,
-                                False,
-                                notes=outcome.notes
-                                + [f"not graded (could not record the result: {exc!r}); earlier grade kept"],
-                            )
-                        )
-                bar.update(1)
-            bar.close()
-            protections, workers = pool.protections, pool.workers
+            bar.update(1)
+        bar.close()
+        protections, workers = active.protections, active.workers
 
     csv_path = csv_path or root / "grades.csv"
     export_csv(config, csv_path)

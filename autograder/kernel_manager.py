@@ -131,6 +131,17 @@ class KernelSlots:
         km.notebook_dir = notebook_dir
         return km
 
+    async def warm(self) -> None:
+        """Have a fresh spare ready (where spares are used): started now if there is none, or if it is
+        past half its ``max_age`` (a worker kept waiting between submissions calls this now and then)."""
+        if not self.use_spares:
+            return
+        if self._spare is not None and time.monotonic() - self._spare[2] >= self.max_age / 2:
+            spare, self._spare = self._spare, None
+            await spare[0].shutdown_kernel(now=True)
+        if self._spare is None:
+            await self._start_spare()
+
     async def close(self) -> None:
         """Stop the spare, if any (a worker's last act)."""
         spare, self._spare = self._spare, None

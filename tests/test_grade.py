@@ -135,3 +135,53 @@ def test_scores_match_plain_sequential_nbgrader(demo_release, tmp_path, variant)
     plain = scores(courses["plain"])
     assert len(plain) == 5 * 3 and sorted({v for v in plain.values()}) == [0, 1, 2, 3], plain
     assert scores(courses["proximal"]) == plain
+
+
+def _stages(work: Path) -> list[str]:
+    """The workers' stages in a pool's work folder (``stage-<pid>``, one per grading process)."""
+    return sorted(p.name for p in work.iterdir() if re.fullmatch(r"stage-\d+", p.name))
+
+
+def test_a_pool_kept_open_grades_batch_after_batch_like_a_fresh_one(demo_course, variant, tmp_path):
+    """Does a pool kept open across batches (as the workshop's warm grader keeps one) grade each batch
+    as a fresh batch would, with one worker whose sandbox is set up once and reused?"""
+    from autograder.executors import LocalPool
+    from autograder.nbgrader_env import course_config
+    from autograder.sandbox import SandboxLimits
+
+    wrong = {**CORRECT, "add_all": "def add_all(xs):\n    return 0\n"}
+    work = tmp_path / "warm"
+    work.mkdir()
+    limits = SandboxLimits(config=course_config(demo_course))
+    with LocalPool(1, limits, work=work) as pool:
+        pool.warm_up(demo_course)
+        stages = _stages(work)
+        assert len(stages) == 1, "the warm-up should set up the worker's sandbox"
+        submit(demo_course, "ada", variant, answers=CORRECT)
+        first = grade(demo_course, "00-demo", students=["ada"], progress=False, pool=pool)
+        submit(demo_course, "bo", variant, answers=wrong)
+        second = grade(demo_course, "00-demo", students=["bo"], progress=False, pool=pool)
+        submit(demo_course, "ada", variant, answers=wrong)  # a resubmission replaces the grade
+        third = grade(demo_course, "00-demo", students=["ada"], progress=False, pool=pool)
+        assert _stages(work) == stages, "the worker was not reused"
+    assert [(r.student, r.score) for r in (*first.results, *second.results, *third.results)] == [
+        ("ada", 6),
+        ("bo", 4),
+        ("ada", 4),
+    ]
+    assert read_grades(third.csv_path) == {"ada": (4, 6), "bo": (4, 6)}
+    fresh = grade(demo_course, "00-demo", progress=False)  # the same class, graded the usual way
+    assert {r.student: r.score for r in fresh.results} == {"ada": 4, "bo": 4}
+
+
+def test_a_kept_open_pool_needs_its_own_work_folder(demo_course):
+    """Is a kept-open pool without a work folder refused with a clear error rather than graded into nowhere?"""
+    import pytest
+
+    from autograder.executors import LocalPool
+    from autograder.nbgrader_env import course_config
+    from autograder.sandbox import SandboxLimits
+
+    with LocalPool(1, SandboxLimits(config=course_config(demo_course))) as pool:
+        with pytest.raises(ValueError, match="work folder"):
+            grade(demo_course, "00-demo", students=[], progress=False, pool=pool)

@@ -262,7 +262,7 @@ def _fetch_in_assignments_tab(page, user: str) -> None:
 
 
 def _run_submit_cell(page, hub: Hub, user: str):
-    """Open the notebook, turn its last cell into submit_and_grade(), save, run it; the cell's locator."""
+    """Open the notebook, turn its last cell into submit_and_grade(), save, run it; the cell's locator and when it ran."""
     from playwright.sync_api import expect
 
     page.goto(f"{hub.url}/user/{user}/lab/tree/{MODULE}/{NB}")
@@ -279,7 +279,7 @@ def _run_submit_cell(page, hub: Hub, user: str):
     cell = page.locator(".jp-CodeCell", has_text="submit_and_grade()").last
     cell.locator(".cm-content").click()
     page.keyboard.press("Shift+Enter")
-    return cell
+    return cell, time.monotonic()
 
 
 PROBE = """import os
@@ -374,12 +374,14 @@ def test_workshop_release_submit_grade_dashboard_forbidden_and_crash(hub: Hub):
             _answer(hub.ada, wrong=False)
             _answer(hub.bo, wrong=True)
 
-            submitted = time.monotonic()
-            cells = {user: _run_submit_cell(pages[user], hub, user) for user in (hub.ada, hub.bo)}
+            cells, submitted = {}, {}
+            for user in (hub.ada, hub.bo):
+                cells[user], submitted[user] = _run_submit_cell(pages[user], hub, user)
             outputs = {}
             for user in (hub.ada, hub.bo):
                 outputs[user] = _wait_graded(cells[user], attempt=1)
-                timings[f"submit to grade seen, {user}"] = time.monotonic() - submitted
+                # from the learner's Shift+Enter on submit_and_grade() to the score in the notebook
+                timings[f"submit to grade seen, {user}"] = time.monotonic() - submitted[user]
                 pages[user].screenshot(path=str(ARTIFACTS / f"{user}-2-graded.png"), full_page=True)
 
             assert f"Graded with the hidden tests: {full:g}/{full:g} points" in outputs[hub.ada], outputs[
@@ -573,3 +575,21 @@ def test_check_on_a_hub_runs_the_visible_tests_of_the_release(tmp_path, monkeypa
     assert "make_tea" in out and "not started" in out, out
     assert "Total: 0/" in out, out
     assert "submit_and_grade()" in out
+
+
+def test_a_notebook_being_graded_does_not_submit_itself(tmp_path, monkeypatch, capsys):
+    """When the grader runs a notebook whose last cell is submit_and_grade(), does that cell return at once
+    instead of handing the notebook in again (which would queue another grading of it, forever)?"""
+    from proximal.workshop import notebook
+
+    home = tmp_path / MODULE
+    shutil.copytree(ROOT / "exercises" / MODULE, home)
+    handed_in: list[Path] = []
+    monkeypatch.setattr(notebook, "submit", handed_in.append)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # what nbgrader sets in the kernels it grades with
+    notebook.submit_and_grade(str(home / NB), timeout=1)
+    assert handed_in == [] and "submit skipped" in capsys.readouterr().out
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    monkeypatch.setattr(notebook, "fetch_result", lambda module: None)
+    notebook.submit_and_grade(str(home / NB), timeout=0.1, poll=0.05)  # outside grading it does submit
+    assert handed_in == [home]

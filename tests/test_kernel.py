@@ -111,3 +111,37 @@ async def test_an_old_spare_is_replaced(tmp_path, monkeypatch):
         await second.shutdown_kernel(now=True)
     finally:
         await slots.close()
+
+
+async def test_warming_starts_a_spare_then_renews_it_only_once_it_is_getting_old(tmp_path, monkeypatch):
+    """Does warm() start a spare before any submission, keep a young one, and replace one past half its max_age
+    (so that a grader waiting between submissions never hands out an old spare)?"""
+    write_specs(tmp_path, monkeypatch, ("grading-a", "grading-b"))
+    stage = tmp_path / "stage"
+    stage.mkdir()  # the worker's stage exists before its first kernel starts (see autograder.grade)
+    slots = KernelSlots(stage, slots_for(stage, os.getuid()), max_age=3600)
+    try:
+        await slots.warm()
+        first = slots._spare[0]
+        await slots.warm()
+        assert slots._spare[0] is first and slots.started == 1, "a young spare was replaced"
+        slots.max_age = 0  # as if half an hour had passed
+        await slots.warm()
+        assert slots._spare[0] is not first and not await first.is_alive() and slots.started == 2
+        (stage / "ada" / "01").mkdir(parents=True)
+        renewed = slots._spare[0]
+        slots.max_age = 3600
+        km = await slots.take(stage / "ada" / "01")
+        assert km is renewed, "the warmed spare was not the one used"
+        await km.shutdown_kernel(now=True)
+    finally:
+        await slots.close()
+
+
+async def test_warming_without_a_user_per_slot_starts_nothing(tmp_path, monkeypatch):
+    """Where slots have no users of their own (no spares), does warm() leave kernels to be started on demand?"""
+    write_specs(tmp_path, monkeypatch, ("grading-a", "grading-b"))
+    stage = tmp_path / "stage"
+    slots = KernelSlots(stage, slots_for(stage, None))
+    await slots.warm()
+    assert slots._spare is None and slots.started == 0

@@ -86,8 +86,16 @@ def _same_time(a: str | None, b: str) -> bool:
 
 
 def submit_and_grade(notebook: str | None = None, timeout: float = 300.0, poll: float = 1.0) -> None:
-    """Submit, wait for the grade (at most ``timeout`` s) and print the table."""
-    from proximal import _current_notebook
+    """Submit, wait for the grade (at most ``timeout`` s) and print the table.
+
+    Inside a check or a grading run it returns at once: the notebook being graded must not hand
+    itself in again (nor spend the learner's time limit trying).
+    """
+    from proximal import _being_checked, _current_notebook
+
+    if _being_checked():
+        print("(submit skipped: this notebook is being checked or graded right now)")
+        return
 
     path = Path(notebook or _current_notebook() or "").resolve()
     if not path.is_file():

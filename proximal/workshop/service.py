@@ -44,7 +44,7 @@ log = logging.getLogger("proximal.grader")
 
 
 class Grader:
-    """One submission at a time, oldest first; each graded in a PID namespace that dies with this process."""
+    """One submission at a time, oldest first, by a warm grader in a PID namespace that dies with this process."""
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
@@ -53,6 +53,8 @@ class Grader:
         self.current: str | None = None
         self.pending = 0
         self._board: tuple | None = None
+        self._warm: asyncio.subprocess.Process | None = None
+        self.scratch = layout.state / "jobs"
 
     def board(self, module: str) -> dict:
         """The dashboard's data, recomputed only when the ledger has changed (reading it costs CPU grading needs)."""
@@ -99,6 +101,7 @@ class Grader:
             try:
                 job = self.next_job()
                 if job is None:
+                    await self.warm_grader()  # ready before the next submission arrives
                     await asyncio.sleep(self.settings.poll_seconds)
                     continue
                 await self.process(*job)
@@ -106,9 +109,10 @@ class Grader:
                 log.exception("grading loop")
                 await asyncio.sleep(self.settings.poll_seconds)
 
-    async def process(self, action: str, entry) -> None:
-        self.current = entry.name
-        self.ledger.append("started", entry, action=action)
+    async def warm_grader(self) -> asyncio.subprocess.Process:
+        """The warm grader (:mod:`proximal.workshop.gradejob`), started again if it has ended."""
+        if self._warm is not None and self._warm.returncode is None:
+            return self._warm
         command = [
             "setpriv",
             "--pdeathsig",
@@ -123,28 +127,53 @@ class Grader:
             sys.executable,
             "-m",
             "proximal.workshop.gradejob",
-            entry.name,
         ]
-        if action != GRADE:
-            command.append("--release-only")
-        # the job's scratch folders: a killed job cannot clean up, so they are removed here
-        scratch = self.layout.state / "jobs"
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir(mode=0o755)
+        # its scratch folders: a killed grader cannot clean up, so they are removed here
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.mkdir(mode=0o755)
         with open(self.layout.private / "gradejob.log", "ab") as errors:
-            proc = await asyncio.create_subprocess_exec(
+            self._warm = await asyncio.create_subprocess_exec(
                 *command,
+                stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=errors,
-                env={**os.environ, "TMPDIR": str(scratch)},
+                env={**os.environ, "TMPDIR": str(self.scratch)},
+                limit=2**22,
             )
-            out, _ = await proc.communicate()
-        shutil.rmtree(scratch, ignore_errors=True)
-        lines = out.decode(errors="replace").strip().splitlines()
+        ready = await self._warm.stdout.readline()  # type: ignore[union-attr]
+        if not ready:
+            code = await self._warm.wait()
+            raise RuntimeError(f"the warm grader exited with status {code} before it was ready")
+        log.info("warm grader ready (pid %s)", self._warm.pid)
+        return self._warm
+
+    async def stop_grader(self) -> int | None:
+        """End the warm grader (if it is still running, it answered nonsense); its exit status."""
+        grader, self._warm = self._warm, None
+        if grader is None:
+            return None
+        if grader.returncode is None:
+            grader.kill()
+        return await grader.wait()
+
+    async def process(self, action: str, entry) -> None:
+        self.current = entry.name
+        self.ledger.append("started", entry, action=action)
         try:
-            result = json.loads(lines[-1])
-        except (IndexError, ValueError):
-            result = {"graded": False, "notes": [f"the grading job exited with status {proc.returncode}"]}
+            grader = await self.warm_grader()
+            request = {"entry": entry.name, "release_only": action != GRADE}
+            grader.stdin.write(json.dumps(request).encode() + b"\n")  # type: ignore[union-attr]
+            await grader.stdin.drain()  # type: ignore[union-attr]
+            line = await grader.stdout.readline()  # type: ignore[union-attr]
+        except (OSError, RuntimeError) as exc:  # it died before or while taking the request
+            line, failure = b"", repr(exc)
+        else:
+            failure = ""
+        try:
+            result = json.loads(line)
+        except ValueError:
+            code = await self.stop_grader()
+            result = {"graded": False, "notes": [failure or f"the grading job exited with status {code}"]}
         event = "graded" if result.get("graded") else "failed"
         self.ledger.append(
             event, entry, action=action, **{k: result.get(k) for k in ("score", "max_score", "notes")}
