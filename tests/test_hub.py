@@ -431,6 +431,8 @@ def test_workshop_release_submit_grade_dashboard_forbidden_and_crash(hub: Hub):
             bo.screenshot(path=str(ARTIFACTS / "forbidden.png"))
             response = bo.goto(f"{hub.url}/user/{hub.ada}/lab")
             assert response.status == 403, f"{hub.bo} opened {hub.ada}'s server: {response.status}"
+            response = bo.goto(f"{hub.url}/user/{hub.bo}/formgrader")
+            assert response.status == 404, f"a learner's own server has formgrader: {response.status}"
             response = bo.goto(f"{hub.url}/services/grader/feedback/{hub.bo}/{MODULE}")
             assert (
                 response.status == 200 and "make_tea" in response.text() and "rooibos" not in response.text()
@@ -467,6 +469,17 @@ def test_workshop_release_submit_grade_dashboard_forbidden_and_crash(hub: Hub):
             assert not (jobs & _pids_running("proximal.workshop.gradejob")), (
                 "the killed grading left processes behind"
             )
+
+            # the instructor's own server: formgrader on the workshop's course, with the service's grades
+            teacher.goto(f"{hub.url}/hub/spawn")
+            _open_lab(teacher, hub, hub.instructor)
+            formgrader = f"{hub.url}/user/{hub.instructor}/formgrader"
+            teacher.goto(f"{formgrader}/manage_submissions/{MODULE}")
+            for user in (hub.ada, hub.bo):
+                expect(teacher.get_by_text(user).first).to_be_visible(timeout=PATIENCE_MS)
+            teacher.screenshot(path=str(ARTIFACTS / "formgrader.png"), full_page=True)
+            listed = json.loads(teacher.goto(f"{formgrader}/api/submissions/{MODULE}").text())
+            assert {s["student"]: s["score"] for s in listed} == {hub.ada: full, hub.bo: 0}, listed
         finally:
             browser.close()
 

@@ -178,9 +178,15 @@ def write_user_config(layout: Layout, name: str, instructor: bool) -> None:
         f"c.Exchange.root = {str(layout.exchange)!r}",
     ]
     if instructor:
+        # formgrader works only on a course folder inside the server's root (the home): it builds its
+        # links from the course's path relative to that root. A link in the home makes it so.
+        course_link = home / "course"
+        if not course_link.is_symlink():
+            course_link.symlink_to(layout.course, target_is_directory=True)
+        os.lchown(course_link, user.pw_uid, user.pw_gid)
         lines += [
             f"load_subconfig({str(layout.course / 'nbgrader_config.py')!r})  # noqa: F821",
-            f"c.CourseDirectory.root = {str(layout.course)!r}",
+            f"c.CourseDirectory.root = {str(course_link)!r}",
             f"c.CourseDirectory.db_url = {'sqlite:///' + str(layout.course / 'gradebook.db')!r}",
         ]
     files[jupyter / "nbgrader_config.py"] = "\n".join(lines) + "\n"
