@@ -12,6 +12,7 @@ from proximal.cli import main
 from proximal.learner.progress import (
     ATTEMPTED,
     NOT_STARTED,
+    REGRESSED,
     SOLVED_ALONE,
     SOLVED_HINT,
     load,
@@ -72,6 +73,58 @@ def test_check_records_results_and_never_infers_hints(course, variant, capsys):
     main(["progress"])
     out = capsys.readouterr().out
     assert "Everything is solved" in out and "Module 00-demo is done." in out
+
+
+def test_a_solved_exercise_that_fails_now_keeps_its_best_result_and_is_marked(course, variant, capsys):
+    """Does an exercise solved after hint 1 and then broken stay 'solved after hint 1', marked 'was passing, now failing'?"""
+    nb = course / "workspace" / "00-demo" / NB
+    assert main(["hint", "demo-exercises", "add_all"]) == 0
+    workspace_copy(course, variant, answers=CORRECT)
+    assert main(["check", str(nb)]) == 0
+    workspace_copy(course, variant, answers={**CORRECT, "add_all": WRONG_ADD})
+    assert main(["check", str(nb)]) == 1
+    assert load(course)["notebooks"]["00-demo/" + NB]["exercises"]["add_all"]["passed"] is False
+    rows = statuses(course)
+    broken = rows["add_all"]
+    assert (broken.status, broken.hint, broken.solved, broken.regressed) == (SOLVED_HINT, 1, True, True)
+    assert broken.note == REGRESSED and broken.label() == "solved after hint 1 (was passing, now failing)"
+    assert not rows["double"].regressed and not rows["fib"].regressed
+    assert suggest_next(list(rows.values())) is None, "the best result counts: nothing is left to start"
+
+    capsys.readouterr()
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if "add_all" in line and "core" in line)
+    assert line.strip().startswith("!") and "was passing, now failing" in line
+    assert "3/3 exercises solved." in out and "Everything is solved" not in out
+    assert (
+        "Was passing, now failing in your latest check" in out
+        and f"'add_all' in workspace/00-demo/{NB}" in out
+    )
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = plot_progress(root=course)
+    assert "add_all\nhint 1\nnow failing" in [t.get_text() for t in ax.texts]
+    assert "1 fails now" in ax.get_title()
+    assert REGRESSED in [t.get_text() for t in ax.get_legend().get_texts()]
+
+    # fixed again: the mark goes, the hint level it was solved with stays
+    workspace_copy(course, variant, answers=CORRECT)
+    assert main(["check", str(nb)]) == 0
+    fixed = statuses(course)["add_all"]
+    assert (fixed.status, fixed.hint, fixed.regressed, fixed.note) == (SOLVED_HINT, 1, False, "")
+
+
+def test_an_exercise_reset_to_its_stub_is_no_regression(course, variant):
+    """After a solved exercise is started over (its stub back), is it still solved, noted, and not marked as failing?"""
+    nb = workspace_copy(course, variant, answers=CORRECT)
+    assert main(["check", str(nb)]) == 0
+    workspace_copy(course, variant, answers={k: v for k, v in CORRECT.items() if k != "fib"})
+    assert main(["check", str(nb)]) == 1
+    row = statuses(course)["fib"]
+    assert (row.status, row.regressed, row.note) == (SOLVED_ALONE, False, "was passing, now not started")
 
 
 def test_capstone_follows_the_exercises_of_its_module(course):

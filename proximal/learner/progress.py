@@ -9,6 +9,11 @@ button under the exercise (:mod:`proximal.learner.hints`) or by ``proximal hint 
 both record the exercise, the level and the time here. "Solved after hint k" is the highest level
 revealed before the exercise first passed; an exercise that passed with none is "solved alone".
 Nothing is guessed from what the check suggested.
+
+**The best result counts.** An exercise that passed once stays solved (with the hints it needed
+then) even when a later check fails it: what a learner has reached is not lost by experimenting.
+The overview marks it as a *regression*, "was passing, now failing", so that it is fixed before
+the notebook is handed in.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ SOLVED_HINT = "solved after hint"
 ATTEMPTED = "attempted"
 NOT_STARTED = "not started"
 
+REGRESSED = "was passing, now failing"
+REGRESSED_MARK = "!"
+
 # status -> colour in the figure
 COLOURS = {
     SOLVED_ALONE: "#2e7d32",
@@ -46,6 +54,7 @@ COLOURS = {
     ATTEMPTED: "#ffb74d",
     NOT_STARTED: "#e0e0e0",
 }
+REGRESSED_EDGE = "#c62828"  # the outline (and hatching) of a solved exercise that fails now
 
 
 def progress_path(root: Path) -> Path:
@@ -206,6 +215,7 @@ class ExerciseStatus:
     hint: int | None = None  # the highest hint revealed before it was first solved (measured)
     hint_measured: bool = False  # kept for readers of older records: every level shown is measured
     note: str = ""
+    regressed: bool = False  # solved once (the status is that best result), but the latest check fails it
 
     @property
     def solved(self) -> bool:
@@ -217,21 +227,33 @@ class ExerciseStatus:
 
 
 def status_of(entry: dict | None) -> tuple[str, int | None, bool, str]:
-    """(status, hint level, measured?, note) for one exercise's record; only revealed hints count."""
+    """(status, hint level, measured?, note) for one exercise's record: the best result ever reached.
+
+    An exercise that passed once is solved (after the hints revealed before it first passed) even
+    when the latest check fails it; the note then says so (see :func:`regressed`). Only revealed
+    hints count.
+    """
     if not entry:
         return NOT_STARTED, None, False, ""
-    if entry.get("passed"):
+    if entry.get("passed") or entry.get("first_passed"):
+        note = ""
+        if not entry.get("passed"):
+            note = REGRESSED if regressed(entry) else "was passing, now not started"
         measured = entry.get("hint_measured")
         if measured:
-            return SOLVED_HINT, int(measured), True, ""
-        return SOLVED_ALONE, None, False, ""
+            return SOLVED_HINT, int(measured), True, note
+        return SOLVED_ALONE, None, False, note
     opened = revealed_levels(entry)
     if entry.get("ever_attempted") or opened:
-        notes = ["passed earlier"] if entry.get("first_passed") else []
-        if opened:
-            notes.append(f"hint {max(opened)} opened")
-        return ATTEMPTED, None, False, ", ".join(notes)
+        return ATTEMPTED, None, False, f"hint {max(opened)} opened" if opened else ""
     return NOT_STARTED, None, False, ""
+
+
+def regressed(entry: dict | None) -> bool:
+    """Did this exercise pass once and fail in the latest check? (Back to its stub after a reset is not.)"""
+    if not entry:
+        return False
+    return bool(entry.get("first_passed")) and not entry.get("passed") and bool(entry.get("attempted"))
 
 
 def revealed_levels(entry: dict) -> list[int]:
@@ -254,8 +276,13 @@ def overview(root: Path, data: dict | None = None) -> list[ExerciseStatus]:
             for spec in exercises(read_notebook(source)).values():
                 if not spec.test_ids:
                     continue
-                status, hint, measured, note = status_of(recorded.get(spec.name))
-                rows.append(ExerciseStatus(module, key, spec.name, spec.level, status, hint, measured, note))
+                entry = recorded.get(spec.name)
+                status, hint, measured, note = status_of(entry)
+                rows.append(
+                    ExerciseStatus(
+                        module, key, spec.name, spec.level, status, hint, measured, note, regressed(entry)
+                    )
+                )
     return rows
 
 
@@ -301,19 +328,37 @@ def render(rows: list[ExerciseStatus]) -> str:
             current = row.notebook
             lines.append(("" if not lines else "\n") + row.notebook)
         level = {"warmup": "warm-up"}.get(row.level, row.level)
-        mark = (
-            NEXT_MARK if row is todo else ("✓" if row.solved else ("…" if row.status == ATTEMPTED else " "))
-        )
+        if row is todo:
+            mark = NEXT_MARK
+        elif row.regressed:
+            mark = REGRESSED_MARK
+        else:
+            mark = "✓" if row.solved else ("…" if row.status == ATTEMPTED else " ")
         tail = "   <- next step" if row is todo else ""
         lines.append(f"  {mark} {row.name.ljust(width)}  {level.ljust(7)}  {row.label()}{tail}")
     if rows and module_done(rows, rows[-1].module):
         lines.append(f"  Module {rows[-1].module} is done.")
     solved = sum(r.solved for r in rows)
     lines.append(f"\n{solved}/{len(rows)} exercises solved.")
+    broken = [r for r in rows if r.regressed]
     if todo is None:
-        lines.append("Everything is solved. Well done!" if rows else "No exercises found.")
+        if not rows:
+            lines.append("No exercises found.")
+        elif broken:
+            lines.append(
+                "Everything has been solved once. Well done! Fix what fails now before you hand it in."
+            )
+        else:
+            lines.append("Everything is solved. Well done!")
     else:
         lines.append(f"Next: '{todo.name}' ({todo.level}) in workspace/{todo.notebook}.")
+    if broken:
+        lines.append(
+            f"{REGRESSED_MARK} Was passing, now failing in your latest check (your best result still "
+            "counts above): "
+            + ", ".join(f"'{r.name}' in workspace/{r.notebook}" for r in broken)
+            + ". Undo the change that broke it, or run its test cell to see what fails now."
+        )
     lines.append("")
     lines.append(
         "Hint use is measured: a level counts when you revealed it (the hint button under the exercise, "
@@ -356,13 +401,16 @@ def plot_progress(
                     0.9,
                     0.9,
                     facecolor=colour,
-                    edgecolor="#1565c0" if nxt else "white",
-                    linewidth=3 if nxt else 1,
+                    edgecolor="#1565c0" if nxt else (REGRESSED_EDGE if row.regressed else "white"),
+                    linewidth=3 if nxt or row.regressed else 1,
+                    hatch="//" if row.regressed else None,
                 )
             )
             text = row.name
             if row.status == SOLVED_HINT:
                 text += f"\nhint {row.hint}"
+            if row.regressed:
+                text += "\nnow failing"
             if nxt:
                 text += "\nnext"
             dark = row.status == SOLVED_ALONE
@@ -388,9 +436,19 @@ def plot_progress(
     ax.set_xticks([])
     ax.set_frame_on(False)
     title = f"Your progress. Next: {todo.name}" if todo else "Your progress: everything is solved"
+    broken = sum(r.regressed for r in rows)
+    if broken:
+        title += f" ({broken} {'fails' if broken == 1 else 'fail'} now)"
     ax.set_title(title, fontsize=9)
     legend = [Patch(color=COLOURS[s], label=s) for s in (SOLVED_ALONE, SOLVED_HINT, ATTEMPTED, NOT_STARTED)]
+    if any(r.regressed for r in rows):
+        legend.append(Patch(facecolor="white", edgecolor=REGRESSED_EDGE, hatch="//", label=REGRESSED))
     ax.legend(
-        handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False
+        handles=legend,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(legend),
+        fontsize=7,
+        frameon=False,
     )
     return ax
