@@ -129,3 +129,32 @@ def test_the_hints_cell_prefetches_the_checker_once():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "True"], out
+
+
+def test_a_coroutine_left_in_a_reference_cycle_is_still_reported_after_the_test():
+    """Does the instant check still say "was never awaited" (a stderr line, so no points, as nbgrader
+    scores it) for a coroutine that only a garbage cycle held, now that its collection looks only at
+    what the test made, and does it leave the collector unfrozen, also when the test fails?"""
+    import subprocess
+    import sys
+
+    probe = (
+        "import gc\n"
+        "from nbformat.v4 import new_code_cell\n"
+        "from proximal.learner.instant import run_test_cell\n"
+        "code = (\n"
+        "    'async def _never():\\n    pass\\n'\n"
+        "    'class _Box:\\n    pass\\n'\n"
+        "    '_b = _Box()\\n_b.me = _b\\n_b.coro = _never()\\ndel _b\\n'\n"
+        ")\n"
+        "scores = []\n"
+        "for tail in ('', 'assert False, \"wrong\"\\n', 'pass\\n'):\n"
+        "    cell = new_code_cell(tail if tail == 'pass\\n' else code + tail)\n"
+        "    cell.metadata['nbgrader'] = {'grade': True, 'grade_id': 't', 'points': 1, 'solution': False,\n"
+        "                                 'locked': True, 'schema_version': 3}\n"
+        "    score = run_test_cell(cell, {'__name__': '__main__'})\n"
+        "    scores.append(('was never awaited' in score.stderr, score.points, gc.get_freeze_count()))\n"
+        "print(scores)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[(True, 0.0, 0), (True, 0.0, 0), (False, 1.0, 0)]", out

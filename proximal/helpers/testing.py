@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -118,6 +119,59 @@ async def loop_ticker(interval: float = 0.005) -> AsyncIterator[TickLog]:
                 os.environ.pop(TICK_FILE_ENV, None)
             else:
                 os.environ[TICK_FILE_ENV] = old
+
+
+# --- module 03: the quick flaky command of the run_with_retry tests ---
+# `proximal.helpers.flaky.FlakyCommand` starts a Python for every run (about 0.06 s here, much more on a
+# loaded machine). The tests run the same plans with a POSIX shell that uses only its builtins for a
+# run that fails or succeeds (a few ms), so that a test may cut a hung run short at a timeout far
+# shorter than the notebook's COMMAND_TIMEOUT and still far longer than a run that must not time out.
+
+_QUICK_FLAKY = r"""
+state=$1; hang=$2; shift 2
+runs=0
+if [ -f "$state" ]; then read -r runs < "$state"; fi
+runs=$((runs + 1))
+echo "$runs" > "$state"
+step=ok
+if [ "$runs" -le "$#" ]; then eval "step=\${$runs}"; fi
+case "$step" in
+  fail) echo "flaky: run $runs failed (service not ready)" >&2; exit 1 ;;
+  fail:*) echo "flaky: run $runs failed (service not ready)" >&2; exit "${step#fail:}" ;;
+  hang) exec sleep "$hang" ;;
+esac
+echo "ok: run $runs"
+"""
+
+
+class QuickFlakyCommand:
+    """:class:`proximal.helpers.flaky.FlakyCommand`'s plans, run by ``sh`` (its script is written in ``folder``).
+
+    Run ``k`` follows the plan's ``k``-th step, then every run succeeds: ``fail`` (``fail:N``) writes
+    ``flaky: run k failed (service not ready)`` on stderr and exits with 1 (N); ``ok`` prints
+    ``ok: run k``; ``hang`` becomes ``sleep hang_seconds`` (killed with the run on a timeout) and exits
+    with 0 without printing.
+    """
+
+    def __init__(self, folder: str | Path, plan: Sequence[str], hang_seconds: float = 5.0) -> None:
+        from proximal.helpers.flaky import parse_plan
+
+        self.plan = parse_plan(plan)
+        self.state = Path(folder) / f"flaky-{id(self):x}.runs"
+        self.script = Path(folder) / "flaky.sh"
+        self.script.write_text(_QUICK_FLAKY)
+        self.hang_seconds = float(hang_seconds)
+
+    @property
+    def args(self) -> list[str]:
+        """The argument list for :func:`subprocess.run`: ``sh flaky.sh STATE HANG_SECONDS STEP...``."""
+        shell = shutil.which("sh") or "/bin/sh"
+        return [shell, str(self.script), str(self.state), f"{self.hang_seconds:g}", *self.plan]
+
+    @property
+    def runs(self) -> int:
+        """How many times the command has been started so far."""
+        return int(self.state.read_text()) if self.state.exists() else 0
 
 
 # --- module 03/04 ---
