@@ -14,11 +14,13 @@ Importing this module has no side effects.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import runpy
 import sys
 import traceback
+from collections.abc import Iterator
 
 
 class _Counting:
@@ -53,10 +55,12 @@ class _Counting:
         return getattr(self._h, name)
 
 
-def main(argv: list[str]) -> int:
-    """Run ``argv[1]`` with arguments ``argv[2:]``, counting hashes into the JSON file ``argv[0]``."""
-    out, script, *args = argv
-    counts = {"leaf": 0, "node": 0, "other": 0}
+@contextlib.contextmanager
+def counting_sha256(counts: dict[str, int]) -> Iterator[None]:
+    """While the block runs, ``hashlib.sha256`` and ``hashlib.new("sha256")`` count digests into ``counts``.
+
+    ``counts`` needs the keys ``"leaf"``, ``"node"`` and ``"other"``; the real functions are put back after.
+    """
     real_sha256, real_new = hashlib.sha256, hashlib.new
 
     def sha256(data: bytes = b"", **kwargs) -> _Counting:
@@ -71,17 +75,27 @@ def main(argv: list[str]) -> int:
     # subclassed), so they are installed with setattr: a deliberate monkeypatch, not a typed assignment.
     setattr(hashlib, "sha256", sha256)  # noqa: B010
     setattr(hashlib, "new", new)  # noqa: B010
+    try:
+        yield
+    finally:
+        hashlib.sha256, hashlib.new = real_sha256, real_new
+
+
+def main(argv: list[str]) -> int:
+    """Run ``argv[1]`` with arguments ``argv[2:]``, counting hashes into the JSON file ``argv[0]``."""
+    out, script, *args = argv
+    counts = {"leaf": 0, "node": 0, "other": 0}
     sys.argv = [script, *args]
     status = 0
     try:
-        runpy.run_path(script, run_name="__main__")
+        with counting_sha256(counts):
+            runpy.run_path(script, run_name="__main__")
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:
         traceback.print_exc()
         status = 1
     finally:
-        hashlib.sha256, hashlib.new = real_sha256, real_new
         with open(out, "w") as handle:
             json.dump(counts, handle)
     return status
