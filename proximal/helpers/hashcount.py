@@ -81,24 +81,39 @@ def counting_sha256(counts: dict[str, int]) -> Iterator[None]:
         hashlib.sha256, hashlib.new = real_sha256, real_new
 
 
-def main(argv: list[str]) -> int:
-    """Run ``argv[1]`` with arguments ``argv[2:]``, counting hashes into the JSON file ``argv[0]``."""
-    out, script, *args = argv
-    counts = {"leaf": 0, "node": 0, "other": 0}
-    sys.argv = [script, *args]
-    status = 0
+def run_script(script: str, args: list[str], counts: dict[str, int]) -> int:
+    """Run ``script`` as ``__main__`` with ``args``, counting digests into ``counts``; its exit status.
+
+    As ``python script args`` would: ``sys.exit(n)`` gives ``n`` (``None``: 0; a message: 1, printed
+    on stderr), an exception 1 and its traceback on stderr. ``sys.argv`` is put back afterwards.
+    An interrupt (``KeyboardInterrupt``) is not caught: a kernel's cell timeout must still stop it.
+    """
+    saved_argv, sys.argv = sys.argv, [script, *args]
     try:
         with counting_sha256(counts):
             runpy.run_path(script, run_name="__main__")
     except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except Exception:  # a crashing script: status 1 and its traceback, as python would give
         traceback.print_exc()
-        status = 1
+        return 1
+    finally:
+        sys.argv = saved_argv
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run ``argv[1]`` with arguments ``argv[2:]``, counting hashes into the JSON file ``argv[0]``."""
+    out, script, *args = argv
+    counts = {"leaf": 0, "node": 0, "other": 0}
+    try:
+        return run_script(script, args, counts)
     finally:
         with open(out, "w") as handle:
             json.dump(counts, handle)
-    return status
 
 
 if __name__ == "__main__":

@@ -13,14 +13,11 @@ import io
 import json
 import math
 import os
-import runpy
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -211,38 +208,20 @@ def run_counting_hashes_here(
 ) -> tuple[subprocess.CompletedProcess, dict[str, int]]:
     """:func:`run_counting_hashes`, but in this process: no Python start-up, for a test's quick cases.
 
-    The script runs as ``__main__`` in a fresh namespace, with ``sys.argv``, the working folder and
-    stdout/stderr swapped for the run and put back, and the digests counted by
-    :func:`proximal.helpers.hashcount.counting_sha256`. ``sys.exit(n)`` gives the exit status ``n``
-    (``None``: 0; a message: 1, printed on stderr); an exception gives 1 and its traceback on stderr.
+    The script runs as ``__main__`` (:func:`proximal.helpers.hashcount.run_script`, the command's own
+    runner), with the working folder and stdout/stderr swapped for the run and put back.
     """
     from proximal.helpers import hashcount
 
     argv = [str(script), *map(str, args)]
     counts = {"leaf": 0, "node": 0, "other": 0}
     out, err = io.StringIO(), io.StringIO()
-    saved_argv = sys.argv
-    status = 0
     with (
         contextlib.chdir(cwd or os.getcwd()),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):
-        sys.argv = argv
-        try:
-            with hashcount.counting_sha256(counts):
-                runpy.run_path(str(script), run_name="__main__")
-        except SystemExit as exc:
-            if exc.code is None or isinstance(exc.code, int):
-                status = exc.code or 0
-            else:
-                print(exc.code, file=sys.stderr)
-                status = 1
-        except Exception:  # a crashing script: status 1 and its traceback, as python would give
-            traceback.print_exc()
-            status = 1
-        finally:
-            sys.argv = saved_argv
+        status = hashcount.run_script(argv[0], argv[1:], counts)
     return subprocess.CompletedProcess(argv, status, out.getvalue(), err.getvalue()), counts
 
 
